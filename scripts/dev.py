@@ -1,0 +1,95 @@
+"""One entry point for a fresh machine: set up the project, run the demo, run the tests.
+
+    python3 scripts/dev.py demo   # venv + install + meltano run tap-vendorx target-parquet
+    python3 scripts/dev.py test   # venv + install + ruff + mypy + pytest (what CI runs)
+
+Only the standard library is used here, because this runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+# The install is skipped when none of these files changed since the last one.
+INSTALL_INPUTS = [ROOT / "pyproject.toml", ROOT / "loaders/target-parquet/pyproject.toml"]
+STAMP = VENV / ".installed-from"
+PYTEST_NO_TESTS_COLLECTED = 5
+
+
+def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
+    printable = " ".join(str(part) for part in cmd)
+    print(f"+ {printable}", flush=True)
+    completed = subprocess.run([str(part) for part in cmd], cwd=ROOT, env=env, check=False)
+    if completed.returncode != 0:
+        sys.exit(completed.returncode)
+
+
+def install_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in INSTALL_INPUTS:
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()
+
+
+def setup() -> None:
+    """Create .venv and install the taps, the loader and the dev tools into it."""
+    if sys.version_info < (3, 10):  # noqa: UP036 - this runs on whatever python3 is there
+        sys.exit(f"Python >= 3.10 is required, this is {sys.version.split()[0]}")
+    if not PY.exists():
+        print(f"creating virtualenv {VENV}", flush=True)
+        venv.create(VENV, with_pip=True)
+    fingerprint = install_fingerprint()
+    if STAMP.exists() and STAMP.read_text() == fingerprint:
+        return
+    # uv resolves and installs an order of magnitude faster than pip; meltano needs it anyway.
+    run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv")
+    run(
+        BIN / "uv", "pip", "install", "--python", PY, "--quiet",
+        "-e", ".[dev,dask]", "-e", "loaders/target-parquet",
+    )
+    STAMP.write_text(fingerprint)
+
+
+def test(extra_args: list[str]) -> None:
+    setup()
+    run(BIN / "ruff", "check", ".")
+    run(BIN / "mypy", "tapkit", "tap_vendorx", "tap_vendory", "vendor_sandbox",
+        "loaders/target-parquet/target_parquet", "benchmarks", "scripts")
+    completed = subprocess.run([str(PY), "-m", "pytest", *extra_args], cwd=ROOT, check=False)
+    if completed.returncode == PYTEST_NO_TESTS_COLLECTED:
+        sys.exit("pytest collected no tests: that is a failure, not a pass")
+    sys.exit(completed.returncode)
+
+
+def demo() -> None:
+    setup()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run(BIN / "meltano", "install", env=env)
+    run(BIN / "meltano", "run", "tap-vendorx", "target-parquet", env=env)
+    run(PY, "scripts/show_output.py", "output/vendorx", env=env)
+
+
+def main() -> None:
+    command, *rest = sys.argv[1:] or ["help"]
+    if command == "setup":
+        setup()
+    elif command == "test":
+        test(rest)
+    elif command == "demo":
+        demo()
+    else:
+        print(__doc__)
+        sys.exit(0 if command == "help" else 2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""tap-vendorx: VendorX accounts -> services -> daily metrics, as a Singer tap."""

@@ -1,0 +1,3 @@
+from tap_vendorx.tap import TapVendorX
+
+TapVendorX.cli()

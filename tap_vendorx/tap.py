@@ -1,0 +1,69 @@
+"""tap-vendorx: the tap class, its settings and its sandbox mode."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator, Mapping
+
+from singer_sdk import typing as th
+from typing_extensions import override
+
+from tap_vendorx import client, streams
+from tapkit import FanOutTap, RateLimitInfo
+from tapkit.settings import VendorDefaults, settings_schema
+from vendor_sandbox import SandboxConfig, run_sandbox
+
+VENDOR = VendorDefaults(
+    credential_setting="api_token",
+    credential_help="VendorX API token, sent as `Authorization: Bearer <token>`.",
+    production_url="https://api.vendorx.com",
+    lookback_days=3,  # VendorX revises a day until D+3
+    retention_days=400,
+    page_size=100,
+    max_page_size=100,
+)
+
+
+class TapVendorX(FanOutTap):
+    """Singer tap for VendorX usage: accounts, their services, each service's daily metrics."""
+
+    name = "tap-vendorx"
+    package_name = "vendor-usage-taps"  # the distribution both taps ship in
+    vendor = VENDOR
+    error_rules = client.ERROR_RULES
+    config_jsonschema = th.PropertiesList(
+        *settings_schema(VENDOR).wrapped.values(),
+        th.Property("sandbox_seed", th.IntegerType, default=0,
+                    description="Seed of the sandbox's generated data (sandbox mode only)."),
+    ).to_dict()
+
+    @override
+    def discover_streams(self) -> list[streams.VendorXStream]:
+        return [
+            streams.AccountsStream(self),
+            streams.ServicesStream(self),
+            streams.MetricsStream(self),
+        ]
+
+    @staticmethod
+    @override
+    def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo:
+        return client.parse_rate_limit(headers)
+
+    @override
+    def auth_headers(self, credential: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {credential}", "Accept": "application/json"}
+
+    @override
+    @contextlib.contextmanager
+    def open_sandbox(self) -> Iterator[tuple[str, str]]:
+        token = secrets.token_urlsafe(16)
+        seed = int(self.config.get("sandbox_seed", 0))
+        config = SandboxConfig(vendor="x", seed=seed, token=token)
+        with run_sandbox(config) as sandbox:
+            yield sandbox.url, token
+
+
+if __name__ == "__main__":
+    TapVendorX.cli()

@@ -1,0 +1,3 @@
+from tap_vendory.tap import TapVendorY
+
+TapVendorY.cli()

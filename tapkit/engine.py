@@ -1,0 +1,152 @@
+"""Concurrent fan-out of partitions, each one isolated from the others' failures.
+
+singer-sdk syncs child partitions one at a time and lets one exception end the run. Here a
+partition (a stream plus its context: the accounts list, one account's services, one
+service's metrics) is fetched whole by a worker thread; the main thread then emits its
+records, advances its bookmark and schedules its children. So:
+
+- HTTP runs in up to `max_concurrency` workers; every Singer message is written by the main
+  thread, so SCHEMA precedes RECORD and a STATE never covers records not yet written.
+- A partition that fails emits nothing and keeps its bookmark; the others go on.
+- Deeper partitions are scheduled first (metrics before more service listings), so what is
+  waiting in memory stays bounded by the work in flight, not by the size of the account.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from singer_sdk.streams import Stream
+
+from tapkit.errors import CredentialRejected, RunInterrupted
+from tapkit.state import PartitionStateBook, StateEmitter
+from tapkit.summary import RunSummary
+
+logger = logging.getLogger("tapkit.engine")
+
+Context = Mapping[str, Any]
+# How often the main thread wakes up to write progress and state when nothing completes.
+IDLE_TICK_S = 0.5
+
+
+@dataclass(frozen=True)
+class Partition:
+    stream: Stream
+    context: Context | None
+    depth: int
+
+    def describe(self) -> str:
+        ids = " ".join(f"{k}={v}" for k, v in (self.context or {}).items())
+        return f"stream '{self.stream.name}'" + (f" {ids}" if ids else "")
+
+
+def fetch_partition(stream: Stream, context: Context | None) -> list[dict[str, Any]]:
+    """Worker side: every record of one partition, post-processed, or an exception."""
+    records = []
+    for raw in stream.get_records(dict(context) if context else None):
+        record = stream.post_process(raw, dict(context) if context else None)  # type: ignore[arg-type]
+        if record is not None:
+            records.append(record)
+    return records
+
+
+class FanOutEngine:
+    def __init__(
+        self,
+        *,
+        book: PartitionStateBook,
+        emitter: StateEmitter,
+        summary: RunSummary,
+        max_concurrency: int,
+        completed_bookmark: Callable[[Stream, Context | None, list[dict[str, Any]]], Any],
+        interrupted: Callable[[], int | None],
+    ) -> None:
+        self._book = book
+        self._emitter = emitter
+        self._summary = summary
+        self._max_concurrency = max_concurrency
+        self._completed_bookmark = completed_bookmark
+        self._interrupted = interrupted
+        self._waiting: list[deque[Partition]] = []
+
+    def run(self, roots: list[Stream]) -> None:
+        pool = ThreadPoolExecutor(self._max_concurrency, thread_name_prefix="partition")
+        in_flight: dict[Future[list[dict[str, Any]]], Partition] = {}
+        try:
+            for stream in roots:
+                self._schedule(Partition(stream, None, 0))
+            while in_flight or any(self._waiting):
+                self._stop_if_interrupted()
+                while len(in_flight) < self._max_concurrency and (job := self._next_waiting()):
+                    in_flight[pool.submit(fetch_partition, job.stream, job.context)] = job
+                done, _ = wait(in_flight, timeout=IDLE_TICK_S, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._complete(in_flight.pop(future), future)
+                self._summary.maybe_log_progress()
+                self._emitter.maybe_write()
+        finally:
+            # Never wait for a worker stuck on a slow response when the run is over.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _stop_if_interrupted(self) -> None:
+        signum = self._interrupted()
+        if signum is not None:
+            raise RunInterrupted(signum)
+
+    def _schedule(self, job: Partition) -> None:
+        while len(self._waiting) <= job.depth:
+            self._waiting.append(deque())
+        self._waiting[job.depth].append(job)
+        self._summary.partitions_known += 1
+
+    def _next_waiting(self) -> Partition | None:
+        for queue in reversed(self._waiting):  # deepest first
+            if queue:
+                return queue.popleft()
+        return None
+
+    def _complete(self, job: Partition, future: Future[list[dict[str, Any]]]) -> None:
+        stream = job.stream
+        try:
+            records = future.result()
+        except CredentialRejected:
+            raise  # every other request would be rejected too: the run stops
+        except Exception as error:
+            logger.error("partition failed, skipped: %s: %s: %s",
+                         job.describe(), type(error).__name__, error)
+            self._summary.partition_failed(stream.name, job.context, error)
+            return
+        children: list[Partition] = []
+        for record in records:
+            for key, value in (job.context or {}).items():
+                record.setdefault(key, value)
+            children.extend(self._children_of(job, record))
+            if stream.selected:
+                stream._write_record_message(record)
+        if stream.selected and stream.replication_key:
+            bookmark = self._completed_bookmark(stream, job.context, records)
+            if bookmark is not None:
+                self._book.advance(stream.name, job.context or {}, stream.replication_key,
+                                   bookmark)
+        self._emitter.changed(len(records))
+        self._summary.partition_ok(stream.name, len(records) if stream.selected else 0)
+        for child in children:
+            self._schedule(child)
+
+    def _children_of(self, job: Partition, record: dict[str, Any]) -> list[Partition]:
+        stream = job.stream
+        wanted = [c for c in stream.child_streams if c.selected or c.has_selected_descendents]
+        if not wanted or not stream.stream_maps[0].get_filter_result(record):
+            return []
+        children = []
+        for child_context in stream.generate_child_contexts(record=record, context=job.context):
+            if child_context is None:
+                continue
+            for child in wanted:
+                children.append(Partition(child, dict(child_context), job.depth + 1))
+        return children

@@ -1,0 +1,109 @@
+"""Client-side rate limiting per vendor scope (a token, an org), seeded from response headers.
+
+The limiter counts what it sends in the server's current window and, once the budget is
+spent, holds further requests until the window resets. The server's headers correct the
+count (other clients may share the budget) and tell when the window ends. A 429 marks the
+budget spent until the moment the server named. The result: the budget is used nearly in
+full while 429s stay rare.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RateLimitInfo:
+    """What one response said about the budget. Any field may be unknown."""
+
+    limit: int | None
+    remaining: int | None
+    reset_in_s: float | None
+
+
+# Margin added to the server's reset moment: its headers have one-second resolution.
+RESET_MARGIN_S = 0.05
+# Before the first response tells the real window length, assume the common one.
+DEFAULT_WINDOW_S = 60.0
+
+
+@dataclass
+class _Budget:
+    limit: int | None = None
+    used: int = 0
+    window_end: float | None = None
+    blocked_until: float = 0.0
+
+
+class RateLimiter:
+    """Thread-safe budgets keyed by scope. One instance per tap run."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._budgets: dict[str, _Budget] = {}
+        self.waited_s = 0.0
+
+    def acquire(self, scope: str) -> None:
+        """Block until one request may be sent in `scope`, then count it."""
+        while True:
+            with self._lock:
+                budget = self._budgets.setdefault(scope, _Budget())
+                now = self._clock()
+                self._roll_window(budget, now)
+                wait = self._wait_needed(budget, now)
+                if wait <= 0:
+                    budget.used += 1
+                    return
+            self.waited_s += wait
+            self._sleep(wait)
+
+    def observe(self, scope: str, info: RateLimitInfo) -> None:
+        """Fold a response's rate-limit headers into the scope's budget."""
+        with self._lock:
+            budget = self._budgets.setdefault(scope, _Budget())
+            now = self._clock()
+            if info.limit is not None:
+                budget.limit = info.limit
+            if info.reset_in_s is not None:
+                window_end = now + max(0.0, info.reset_in_s) + RESET_MARGIN_S
+                if budget.window_end is None or window_end > budget.window_end + 1.0:
+                    # A later window than the one we were counting: the server has rolled.
+                    budget.used = 0
+                budget.window_end = window_end
+            if info.limit is not None and info.remaining is not None:
+                # The server may know of requests we did not send (other clients).
+                budget.used = max(budget.used, info.limit - info.remaining)
+
+    def penalize(self, scope: str, wait_s: float) -> None:
+        """A 429: nothing more in this scope until the server's moment has passed."""
+        with self._lock:
+            budget = self._budgets.setdefault(scope, _Budget())
+            now = self._clock()
+            budget.blocked_until = max(budget.blocked_until, now + wait_s + RESET_MARGIN_S)
+            if budget.limit is not None:
+                budget.used = budget.limit
+
+    def _roll_window(self, budget: _Budget, now: float) -> None:
+        if budget.window_end is not None and now >= budget.window_end:
+            budget.used = 0
+            budget.window_end = None
+
+    @staticmethod
+    def _wait_needed(budget: _Budget, now: float) -> float:
+        if now < budget.blocked_until:
+            return budget.blocked_until - now
+        if budget.limit is not None and budget.used >= budget.limit:
+            if budget.window_end is None:
+                # Spent, and no header said when the window ends: assume a full window.
+                budget.window_end = now + DEFAULT_WINDOW_S
+            return max(budget.window_end - now, 0.01)
+        return 0.0

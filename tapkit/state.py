@@ -1,0 +1,111 @@
+"""Partition bookmarks with constant-time lookup, and STATE written at a bounded rate.
+
+The state keeps singer-sdk's shape, so Meltano and any singer-sdk tap read it:
+
+    {"bookmarks": {"metrics": {"partitions": [
+        {"context": {"account_id": "a1", "service_id": "s1"},
+         "replication_key": "date", "replication_key_value": "2026-11-24"}]}}}
+
+singer-sdk finds a partition by scanning that list and writes the whole state after every
+partition, which is quadratic in partitions. Here an index over the same dicts makes lookups
+O(1), and `StateEmitter` writes the state every few seconds or records instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+PartitionKey = tuple[tuple[str, Any], ...]
+
+
+def partition_key(context: Mapping[str, Any]) -> PartitionKey:
+    return tuple(sorted(context.items()))
+
+
+class PartitionStateBook:
+    """Reads and advances per-partition bookmarks inside a singer-sdk-shaped state dict."""
+
+    def __init__(self, tap_state: dict[str, Any]) -> None:
+        self.state = tap_state
+        self._index: dict[str, dict[PartitionKey, dict[str, Any]]] = {}
+
+    def bookmark(self, stream: str, context: Mapping[str, Any]) -> Any:
+        entry = self._partitions(stream).get(partition_key(context))
+        return None if entry is None else entry.get("replication_key_value")
+
+    def advance(
+        self, stream: str, context: Mapping[str, Any], replication_key: str, value: Any
+    ) -> None:
+        """Move the partition's bookmark to `value`; a bookmark never moves backwards."""
+        index = self._partitions(stream)
+        key = partition_key(context)
+        entry = index.get(key)
+        if entry is None:
+            entry = {"context": dict(context)}
+            self._stream_state(stream).setdefault("partitions", []).append(entry)
+            index[key] = entry
+        current = entry.get("replication_key_value")
+        if current is None or value > current:
+            entry["replication_key"] = replication_key
+            entry["replication_key_value"] = value
+
+    def partition_count(self, stream: str) -> int:
+        return len(self._partitions(stream))
+
+    def _stream_state(self, stream: str) -> dict[str, Any]:
+        bookmarks: dict[str, Any] = self.state.setdefault("bookmarks", {})
+        stream_state: dict[str, Any] = bookmarks.setdefault(stream, {})
+        return stream_state
+
+    def _partitions(self, stream: str) -> dict[PartitionKey, dict[str, Any]]:
+        index = self._index.get(stream)
+        if index is None:
+            # Built once per stream from whatever state the run started with.
+            entries = self._stream_state(stream).get("partitions", [])
+            index = {partition_key(entry.get("context", {})): entry for entry in entries}
+            self._index[stream] = index
+        return index
+
+
+class StateEmitter:
+    """Writes STATE when it changed and enough time or records have passed, and at the end."""
+
+    def __init__(
+        self,
+        write: Callable[[dict[str, Any]], None],
+        state: dict[str, Any],
+        *,
+        every_s: float,
+        every_records: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._write = write
+        self._state = state
+        self._every_s = every_s
+        self._every_records = every_records
+        self._clock = clock
+        self._last_write = clock()
+        self._records_since = 0
+        self._dirty = False
+        self.writes = 0
+
+    def changed(self, records: int) -> None:
+        """Bookmarks moved after `records` more records were emitted."""
+        self._dirty = True
+        self._records_since += records
+
+    def maybe_write(self) -> None:
+        if not self._dirty:
+            return
+        due_by_time = self._clock() - self._last_write >= self._every_s
+        if due_by_time or self._records_since >= self._every_records:
+            self.write_now()
+
+    def write_now(self) -> None:
+        self._write(self._state)
+        self.writes += 1
+        self._dirty = False
+        self._records_since = 0
+        self._last_write = self._clock()

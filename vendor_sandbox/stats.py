@@ -1,0 +1,91 @@
+"""Counters of what the sandbox served, readable from any thread.
+
+Written from the event loop, read by tests through `Sandbox.stats()` or
+`GET /_sandbox/stats`; one lock keeps every snapshot consistent. What counts:
+
+- requests_total / requests: every request except /_sandbox/*, keyed "METHOD template"
+  ("GET (unmatched)" for unknown paths); responses: by status (cancelled ones excluded).
+- rate_limited: 429s sent; early_retries: see ratelimit.py.
+- faults: injected faults by kind, plus fail_service / fail_account answers.
+- metric_days_requested / metric_days_by_service: for metrics/usage calls answered 200,
+  the UTC days the window covers (X: end - start + 1, unclipped; Y: ceil(seconds / 86400),
+  counted on the first page of a window only, so paging does not inflate it).
+- unexpected_errors: exceptions turned into a 500 (and logged).
+- in_flight / max_in_flight: requests being served now / at most since the last reset.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from vendor_sandbox.faults import STAT_KEYS
+
+
+class Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clear()
+
+    def _clear(self) -> None:
+        self._requests: Counter[str] = Counter()
+        self._responses: Counter[str] = Counter()
+        self._faults: Counter[str] = Counter(dict.fromkeys(STAT_KEYS, 0))
+        self._days_by_service: Counter[str] = Counter()
+        self._days_total = 0
+        self._rate_limited = 0
+        self._early_retries = 0
+        self._unexpected = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            in_flight = self._in_flight
+            self._clear()
+            self._in_flight = self._max_in_flight = in_flight
+
+    def request_started(self, route: str, early: bool) -> None:
+        with self._lock:
+            self._requests[route] += 1
+            self._early_retries += early
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def request_finished(self, status: int | None) -> None:
+        """`status` None: the request was cancelled (shutdown) and got no answer."""
+        with self._lock:
+            if status is not None:
+                self._responses[str(status)] += 1
+                self._rate_limited += status == 429
+            self._in_flight -= 1
+
+    def fault(self, kind: str) -> None:
+        with self._lock:
+            self._faults[kind] += 1
+
+    def unexpected_error(self) -> None:
+        with self._lock:
+            self._unexpected += 1
+
+    def metric_days(self, service_id: str, days: int) -> None:
+        with self._lock:
+            self._days_total += days
+            self._days_by_service[service_id] += days
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests_total": sum(self._requests.values()),
+                "requests": dict(self._requests),
+                "responses": dict(self._responses),
+                "rate_limited": self._rate_limited,
+                "early_retries": self._early_retries,
+                "faults": dict(self._faults),
+                "metric_days_requested": self._days_total,
+                "metric_days_by_service": dict(self._days_by_service),
+                "unexpected_errors": self._unexpected,
+                "in_flight": self._in_flight,
+                "max_in_flight": self._max_in_flight,
+            }
