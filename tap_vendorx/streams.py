@@ -29,8 +29,8 @@ class AccountsStream(VendorXStream):
 
     @override
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        wanted = self.fanout_tap.run_settings.account_ids
-        return row if wanted is None or row["account_id"] in wanted else None
+        wanted = self.fanout_tap.run_settings.wants_account(row["account_id"])
+        return row if wanted else None
 
 
 class ServicesStream(VendorXStream):

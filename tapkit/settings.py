@@ -8,6 +8,7 @@ together here so a new tap cannot forget one of them.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -83,9 +84,41 @@ def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
                     description="Write STATE at most this often (and always at the end)."),
         th.Property("progress_interval_seconds", th.NumberType, default=30,
                     description="Seconds between progress log lines."),
+        th.Property("shard", th.StringType,
+                    description="`k/N`: sync only the accounts of shard k of N (1 <= k <= N), "
+                    "assigned by a stable hash of the account id, so N runs with 1/N..N/N "
+                    "cover every account exactly once. Give each shard its own state."),
         th.Property("summary_path", th.StringType,
                     description="Also write the end-of-run summary as JSON to this file."),
     )
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count` (1-based); an account belongs to exactly one shard."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            index_text, count_text = str(text).split("/")
+            index, count = int(index_text), int(count_text)
+        except ValueError:
+            problem = f"{text!r} is not of the form k/N, e.g. 2/4"
+            raise ConfigurationProblem("shard", problem) from None
+        if not 1 <= index <= count:
+            raise ConfigurationProblem("shard", f"{text!r}: k must be between 1 and N")
+        return cls(index, count)
+
+    def owns(self, account_id: str) -> bool:
+        # A stable hash (not Python's salted hash()): the same shard on every run and machine.
+        digest = hashlib.blake2b(account_id.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +137,13 @@ class RunSettings:
     state_interval_s: float
     progress_interval_s: float
     summary_path: str | None
+    shard: Shard | None = None
+
+    def wants_account(self, account_id: str) -> bool:
+        """Whether this run syncs the account: the allow-list and the shard both agree."""
+        if self.account_ids is not None and account_id not in self.account_ids:
+            return False
+        return self.shard is None or self.shard.owns(account_id)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], vendor: VendorDefaults) -> RunSettings:
@@ -150,6 +190,7 @@ class RunSettings:
             state_interval_s=_positive_number(config, "state_interval_seconds", 10),
             progress_interval_s=_positive_number(config, "progress_interval_seconds", 30),
             summary_path=config.get("summary_path"),
+            shard=Shard.parse(config["shard"]) if config.get("shard") else None,
         )
 
 

@@ -53,3 +53,29 @@ def test_defaults():
     assert run.end_date is None
     assert run.retry.max_attempts == 6
     assert run.retry.connect_timeout_s < run.retry.read_timeout_s < 300
+
+
+@pytest.mark.parametrize("text", ["3", "0/4", "5/4", "a/b", "1/0"])
+def test_bad_shard_names_the_setting(text):
+    with pytest.raises(ConfigurationProblem) as problem:
+        settings(shard=text)
+    assert problem.value.setting == "shard"
+
+
+def test_shards_partition_accounts_exactly_once():
+    accounts = [f"acc_{n:04x}" for n in range(2000)]
+    for count in (1, 3, 7):
+        owners = {
+            account: [k for k in range(1, count + 1)
+                      if settings(shard=f"{k}/{count}").wants_account(account)]
+            for account in accounts
+        }
+        assert all(len(found) == 1 for found in owners.values())
+        sizes = [sum(1 for f in owners.values() if f == [k]) for k in range(1, count + 1)]
+        assert min(sizes) > 0.7 * len(accounts) / count  # a hash that spreads, not clumps
+
+
+def test_allow_list_and_shard_both_apply():
+    run = settings(account_ids=["acc_1", "acc_2"], shard="1/1")
+    assert run.wants_account("acc_1")
+    assert not run.wants_account("acc_3")
