@@ -24,6 +24,9 @@ VENDOR = VendorDefaults(
     max_page_size=100,
 )
 
+# Requests per minute the sandbox mode allows (the real contract: X 600/token, Y 100/org).
+SANDBOX_RATE_LIMIT = 100_000
+
 
 class TapVendorX(FanOutTap):
     """Singer tap for VendorX usage: accounts, their services, each service's daily metrics."""
@@ -60,7 +63,11 @@ class TapVendorX(FanOutTap):
     def open_sandbox(self) -> Iterator[tuple[str, str]]:
         token = secrets.token_urlsafe(16)
         seed = int(self.config.get("sandbox_seed", 0))
-        config = SandboxConfig(vendor="x", seed=seed, token=token)
+        # Generous budgets: the demo should take seconds, not wait out the contract's
+        # per-minute limits (the sandbox CLI serves the contract's own limits).
+        config = SandboxConfig(
+            vendor="x", seed=seed, rate_limit=SANDBOX_RATE_LIMIT, token=token
+        )
         with run_sandbox(config) as sandbox:
             yield sandbox.url, token
 

@@ -27,8 +27,14 @@ def summarise_day(
     seen = False
     for row in rows:
         ts, metric, value = row.get("ts"), row.get("metric"), row.get("value")
-        if not isinstance(ts, int) or not start <= ts < start + SECONDS_PER_DAY:
+        if type(ts) is not int:  # bool is an int subclass, and no epoch
+            raise PartitionError(what, f"row field 'ts' should be integer epoch seconds, "
+                                 f"got {type(ts).__name__} {ts!r}")
+        if not start <= ts < start + SECONDS_PER_DAY:
             raise PartitionError(what, f"row has ts {ts!r}, outside the requested day")
+        if type(metric) is not str:
+            raise PartitionError(what, f"row at ts {ts}: field 'metric' should be a string, "
+                                 f"got {type(metric).__name__} {metric!r}")
         if metric not in totals:
             continue  # a metric this tap does not know yet: not summed into a known one
         try:
@@ -39,11 +45,13 @@ def summarise_day(
             raise PartitionError(
                 what, f"row at ts {ts} metric {metric}: value {value!r} is not a finite decimal"
             )
+        where = f"row at ts {ts} metric {metric}"
+        row_estimated = _optional(row, "estimated", bool, where, what)
+        row_revision = _optional(row, "revision", int, where, what)
         totals[metric] += amount
         hours.add(ts)
-        estimated = estimated or bool(row.get("estimated"))
-        row_revision = row.get("revision")
-        if isinstance(row_revision, int):
+        estimated = estimated or bool(row_estimated)
+        if row_revision is not None:
             revision = max(revision, row_revision)
         seen = True
     if not seen:
@@ -57,3 +65,16 @@ def summarise_day(
         "estimated": estimated,
         "revision": revision,
     }
+
+
+def _optional(row: dict[str, Any], name: str, kind: type, where: str, what: str) -> Any:
+    """An optional row field: absent says nothing, but a wrong type is refused.
+
+    A flag of the wrong type would silently become the wrong answer (the string "false"
+    is truthy), so it fails the partition instead.
+    """
+    value = row.get(name)
+    if value is not None and type(value) is not kind:
+        raise PartitionError(what, f"{where}: field '{name}' should be {kind.__name__}, got "
+                             f"{type(value).__name__} {value!r}")
+    return value

@@ -24,6 +24,9 @@ VENDOR = VendorDefaults(
     max_page_size=200,
 )
 
+# Requests per minute the sandbox mode allows (the real contract: X 600/token, Y 100/org).
+SANDBOX_RATE_LIMIT = 100_000
+
 
 class TapVendorY(FanOutTap):
     """Singer tap for VendorY usage: orgs, their apps, each app's usage summed per UTC day."""
@@ -60,7 +63,11 @@ class TapVendorY(FanOutTap):
     def open_sandbox(self) -> Iterator[tuple[str, str]]:
         key = secrets.token_urlsafe(16)
         seed = int(self.config.get("sandbox_seed", 0))
-        config = SandboxConfig(vendor="y", seed=seed, token=key)
+        # Generous budgets: the demo should take seconds, not wait out the contract's
+        # per-minute limits (the sandbox CLI serves the contract's own limits).
+        config = SandboxConfig(
+            vendor="y", seed=seed, rate_limit=SANDBOX_RATE_LIMIT, token=key
+        )
         with run_sandbox(config) as sandbox:
             yield sandbox.url, key
 

@@ -24,6 +24,7 @@ from typing import Any
 from singer_sdk.streams import Stream
 
 from tapkit.errors import CredentialRejected, RunInterrupted
+from tapkit.record_check import check_records
 from tapkit.state import PartitionStateBook, StateEmitter
 from tapkit.summary import RunSummary
 
@@ -52,6 +53,7 @@ def fetch_partition(stream: Stream, context: Context | None) -> list[dict[str, A
         record = stream.post_process(raw, dict(context) if context else None)  # type: ignore[arg-type]
         if record is not None:
             records.append(record)
+    check_records(stream, context, records)  # a wrong type fails the partition, not the load
     return records
 
 

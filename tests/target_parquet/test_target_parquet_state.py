@@ -15,12 +15,6 @@ from target_parquet import TargetParquet
 NAME_N = re.compile(r"-(\d+)-(\d+)\.snappy\.parquet$")
 
 
-class _DrainAlways(TargetParquet):
-    # The SDK fully drains (and emits STATE) when records are older than this: with
-    # a negative age it does so after every record, putting STATE mid-stream.
-    _MAX_RECORD_AGE_IN_MINUTES = -1.0
-
-
 class _DiskCheckingStdout(io.StringIO):
     """Stands in for stdout: at every STATE line, checks what is on disk right then."""
 
@@ -49,7 +43,9 @@ def test_state_only_after_records_are_on_disk(tp):
     for row in tp.metrics(12):
         msgs.record("metrics", row).state({"bookmark": row["requests"]})
 
-    target = _DrainAlways(config=tp.config({"max_batch_size": 5}))
+    # A microscopic flush interval: every STATE finds its records "old", so the target
+    # drains and emits STATE mid-stream, after each one.
+    target = TargetParquet(config=tp.config({"max_batch_size": 5, "flush_interval_seconds": 1e-6}))
     stdout = _DiskCheckingStdout(tp)
     with contextlib.redirect_stdout(stdout):
         target.listen(file_input=io.StringIO(msgs.text()))

@@ -35,6 +35,7 @@ DEFAULT_COMPRESSION = "snappy"
 DEFAULT_MAX_BATCH_SIZE = 10_000
 DEFAULT_MAX_TABLE_SIZE_MB = 800
 DEFAULT_MAX_FLATTEN_LEVEL = 100
+DEFAULT_FLUSH_INTERVAL_S = 60
 BYTES_PER_MB = 1024 * 1024
 
 CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
@@ -101,6 +102,16 @@ CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
             f"(one of: {', '.join(EXTRA_FIELD_TYPES)}); unlisted fields are strings."
         ),
         examples=["source=string,env=string"],
+    ),
+    th.Property(
+        "flush_interval_seconds",
+        th.NumberType(exclusive_minimum=0),
+        default=DEFAULT_FLUSH_INTERVAL_S,
+        description=(
+            "Longest time a record waits in memory: past it every stream is written out "
+            "and the STATE covering them is emitted, so Meltano checkpoints a long run "
+            "and a crash re-extracts at most this much. Not a hub-variant setting."
+        ),
     ),
     th.Property(
         "partition_cols",

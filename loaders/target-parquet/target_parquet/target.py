@@ -10,7 +10,11 @@ import uuid
 from singer_sdk import Target
 from singer_sdk.helpers.capabilities import TargetLoadMethods
 
-from target_parquet.settings import CONFIG_JSONSCHEMA, ParquetSettings
+from target_parquet.settings import (
+    CONFIG_JSONSCHEMA,
+    DEFAULT_FLUSH_INTERVAL_S,
+    ParquetSettings,
+)
 from target_parquet.sink import ParquetSink
 from target_parquet.writer import run_stamp
 
@@ -84,6 +88,10 @@ class TargetParquet(Target):
             tz=datetime.timezone.utc,
         )
         self.run = RunContext(ParquetSettings.from_config(self.config), started)
+        # singer-sdk drains everything (and emits STATE) only after records 5 minutes old;
+        # a long run would otherwise checkpoint rarely.
+        interval = float(self.config.get("flush_interval_seconds") or DEFAULT_FLUSH_INTERVAL_S)
+        self._MAX_RECORD_AGE_IN_MINUTES = interval / 60
         load_method = self.config.get("load_method") or TargetLoadMethods.APPEND_ONLY
         if load_method != TargetLoadMethods.APPEND_ONLY:
             # The SDK lists this setting for every target; files are only ever added.
@@ -91,6 +99,15 @@ class TargetParquet(Target):
                 "load_method=%s is not supported: target-parquet only appends files.",
                 load_method,
             )
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        """A STATE also checks the age of what is buffered, not only a RECORD does.
+
+        Otherwise a tap that sends STATE and then waits (on a slow API) leaves the last
+        records and their STATE unflushed until the next record arrives.
+        """
+        super()._process_state_message(message_dict)
+        self._handle_max_record_age()
 
     def get_sink(
         self,
