@@ -48,14 +48,16 @@ def _add_run(run: argparse.ArgumentParser) -> None:
                      help="per-shard state, summaries, logs and the manifest of outcomes")
     run.add_argument("--mode", choices=("pipe", "meltano"), default="pipe")
     run.add_argument("--tap", required=True,
-                     help="pipe: the tap executable; meltano: the extractor's name")
+                     help="pipe: the tap executable; meltano: the extractor whose "
+                     "inherited shard extractors <tap>--shard-k-of-N run")
     run.add_argument("--target", required=True,
                      help="pipe: the target executable; meltano: the loader's name")
     run.add_argument("--tap-config", type=Path, help="pipe: the tap's config JSON (no shard)")
     run.add_argument("--target-config", type=Path, help="pipe: the target's config JSON")
     run.add_argument("--project-root", type=Path, default=Path.cwd(),
                      help="meltano: the project (default: here)")
-    run.add_argument("--environment", help="meltano: the environment (default: the project's)")
+    run.add_argument("--environment",
+                     help="meltano: the environment (required: it is part of the state ids)")
     run.add_argument("--rerun-failed", action="store_true",
                      help="run only the shards whose last run in --work-dir did not succeed")
     run.add_argument("--executor", choices=("dask", "threads"), default="dask")
@@ -102,6 +104,8 @@ def _run(args: argparse.Namespace) -> int:
         spec = PipeSpec(args.tap, _read_json(args.tap_config), args.target,
                         _read_json(args.target_config))
     else:
+        if not args.environment:
+            return _usage("meltano mode needs --environment (state ids depend on it)")
         spec = MeltanoSpec(args.tap, args.target, str(args.project_root.resolve()),
                            args.environment)
     request = RunRequest(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from types import ModuleType
@@ -53,9 +54,9 @@ def run_on_dask(
     with _client(distributed, scheduler, workers) as (client, where):
         logger.info("running %d shard(s) on %s", len(jobs), where)
         futures = {
-            # pure=False: a rerun of the same shard is new work, never a cached result.
+            # A fresh key: a rerun of the same shard is new work, never a cached result.
             # retries=0: a failed shard is reported, and only `--rerun-failed` repeats it.
-            client.submit(run_shard, job, key=f"{job.label}-{id(job):x}", pure=False,
+            client.submit(run_shard, job, key=f"{job.label}-{uuid.uuid4().hex[:12]}",
                           retries=0): job
             for job in jobs
         }

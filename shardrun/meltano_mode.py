@@ -1,9 +1,13 @@
-"""Meltano mode: one shard as `meltano run --state-id-suffix shard-k-of-N <tap> <target>`.
+"""Meltano mode: shard k of N as `meltano run <tap>--shard-k-of-N <target>`.
 
-The shard and its summary path reach the extractor as Meltano setting environment
-variables (`<PLUGIN>_SHARD`, `<PLUGIN>_SUMMARY_PATH`), which override meltano.yml, so any
-N runs from the one extractor definition and its one installed venv. Meltano keeps each
-shard's state under its own state id: `<environment>:<tap>-to-<target>:shard-k-of-N`.
+Each shard runs the extractor that inherits the real one under its shard's name (see
+`shardrun.meltano_yml`, which generates them). Measured with Meltano 4.4, that is the
+form that runs in parallel: an inherited plugin reuses the parent's venv (installed once)
+but gets its own `.meltano/run/<name>/` folder, and its own state id by name,
+`<environment>:<tap>--shard-k-of-N-to-<target>` -- the same one a scheduler running the
+generated job uses. Running the *one* extractor N times at once with
+`--state-id-suffix` gives separate state ids but a shared run folder: one run deletes
+the catalog file another is about to read, and the tap fails.
 """
 
 from __future__ import annotations
@@ -21,26 +25,39 @@ from shardrun.jobs import (
     ShardJob,
     ShardResult,
     now_iso,
+    shard_label,
     this_process,
 )
 from shardrun.pipe import load_json, log_tail, resolve_executable
+from tapkit.settings import Shard
+
+
+def shard_extractor(extractor: str, shard: Shard) -> str:
+    return f"{extractor}--{shard_label(shard)}"
+
+
+def state_id(spec: MeltanoSpec, shard: Shard) -> str:
+    """Meltano's state id of the shard: `<environment>:<extractor>-to-<loader>`."""
+    return f"{spec.environment}:{shard_extractor(spec.extractor, shard)}-to-{spec.loader}"
 
 
 def setting_env_var(plugin: str, setting: str) -> str:
-    """Meltano's environment variable for a plugin setting: `tap-foo`, `shard` -> TAP_FOO_SHARD."""
+    """Meltano's environment variable for a plugin setting: `tap-a--b`, `shard` ->
+    TAP_A__B_SHARD."""
     return re.sub(r"[^A-Za-z0-9]", "_", f"{plugin}_{setting}").upper()
+
+
+def meltano_base(spec: MeltanoSpec) -> list[str]:
+    command = [resolve_executable(spec.meltano)]
+    return command + (["--environment", spec.environment] if spec.environment else [])
 
 
 def meltano_command(job: ShardJob) -> list[str]:
     assert isinstance(job.spec, MeltanoSpec)
-    spec = job.spec
-    command = [resolve_executable(spec.meltano)]
-    if spec.environment:
-        command += ["--environment", spec.environment]
-    command += ["run", "--state-id-suffix", job.label]
+    command = [*meltano_base(job.spec), "run"]
     if job.timeout_s is not None:
         command += ["--timeout", str(max(1, round(job.timeout_s)))]
-    return [*command, spec.extractor, spec.loader]
+    return [*command, shard_extractor(job.spec.extractor, job.shard), job.spec.loader]
 
 
 def run_meltano(job: ShardJob) -> ShardResult:
@@ -51,10 +68,12 @@ def run_meltano(job: ShardJob) -> ShardResult:
     shard_dir.mkdir(parents=True, exist_ok=True)
     summary_path = shard_dir / "summary.json"
     summary_path.unlink(missing_ok=True)
+    plugin = shard_extractor(spec.extractor, job.shard)
     env = {
         **os.environ,
-        setting_env_var(spec.extractor, "shard"): str(job.shard),
-        setting_env_var(spec.extractor, "summary_path"): str(summary_path),
+        # The runner's N wins over a stale meltano.yml; the summary comes to the work dir.
+        setting_env_var(plugin, "shard"): str(job.shard),
+        setting_env_var(plugin, "summary_path"): str(summary_path),
     }
     log_path = shard_dir / "meltano.log"
     with log_path.open("wb") as log:

@@ -90,17 +90,24 @@ def _start_layout(
     work: WorkDir, old: Manifest | None, request: RunRequest, say: Callable[[str], None]
 ) -> Manifest:
     """A first run, or a new shard count: split the old shards' state among the new ones."""
-    if old is not None and old.mode == "pipe" and request.mode == "pipe":
+    if old is not None and old.mode == request.mode == "pipe":
         merged = merge_states(work.shard_states(old.shard_count))
         retired = work.retire(old.shard_count)
         for shard in all_shards(request.shard_count):
             work.save_state(shard, state_for_shard(merged, shard))
         say(f"resharded {old.shard_count} -> {request.shard_count}: state carried over; "
             f"the old shard folders are in {retired}")
+    elif old is not None and old.mode == request.mode == "meltano":
+        assert isinstance(request.spec, MeltanoSpec)
+        from shardrun.meltano_state import carry_over  # noqa: PLC0415
+
+        found = carry_over(request.spec, old.shard_count, request.shard_count)
+        work.retire(old.shard_count)
+        say(f"resharded {old.shard_count} -> {request.shard_count}: the state of {found} "
+            "old shard(s) split among the new state ids")
     elif old is not None:
-        say(f"shard count changed {old.shard_count} -> {request.shard_count}: Meltano keeps "
-            "state per state id; carry it over with `python -m shardrun merge-state` "
-            "(docs/sharding.md)")
+        say(f"shard count {old.shard_count} -> {request.shard_count} and mode {old.mode} -> "
+            f"{request.mode}: no state carried over (docs/sharding.md)")
     return Manifest(request.shard_count, request.mode)
 
 

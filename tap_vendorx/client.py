@@ -7,17 +7,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import requests
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tapkit import Action, ErrorRules, PartitionedStream, RateLimitInfo
+from tapkit.answer import Answer
 from tapkit.payload import require_list
 
 # Each stream reads schemas/<stream name>.json.
 SCHEMAS = SchemaDirectory(Path(__file__).parent / "schemas")
 
 
-def _error_body(response: requests.Response) -> dict[str, Any]:
+def _error_body(response: Answer) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -26,7 +26,7 @@ def _error_body(response: requests.Response) -> dict[str, Any]:
     return error if isinstance(error, dict) else {}
 
 
-def _describe(response: requests.Response) -> str:
+def _describe(response: Answer) -> str:
     error = _error_body(response)
     text = f"HTTP {response.status_code}"
     if error.get("code"):
@@ -38,7 +38,7 @@ def _describe(response: requests.Response) -> str:
     return text
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     value = response.headers.get("Retry-After")
     try:
         return float(value) if value is not None else None

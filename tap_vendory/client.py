@@ -6,7 +6,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import requests
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tapkit import (
@@ -17,6 +16,7 @@ from tapkit import (
     PartitionError,
     RateLimitInfo,
 )
+from tapkit.answer import Answer
 from tapkit.payload import require_list
 
 # Each stream reads schemas/<stream name>.json.
@@ -32,7 +32,7 @@ def _first_error(body: Any) -> dict[str, Any]:
     return {}
 
 
-def _error_body(response: requests.Response) -> dict[str, Any]:
+def _error_body(response: Answer) -> dict[str, Any]:
     if "json" not in response.headers.get("Content-Type", ""):
         return {}  # VendorY's gateway answers 502/503 with an HTML page
     try:
@@ -41,7 +41,7 @@ def _error_body(response: requests.Response) -> dict[str, Any]:
         return {}
 
 
-def _describe(response: requests.Response) -> str:
+def _describe(response: Answer) -> str:
     error = _error_body(response)
     if not error:
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
@@ -49,7 +49,7 @@ def _describe(response: requests.Response) -> str:
     return f"HTTP {response.status_code} {error.get('code', '')}: {error.get('detail', '')}".strip()
 
 
-def _wait_hint(response: requests.Response) -> float | None:
+def _wait_hint(response: Answer) -> float | None:
     """429 carries no Retry-After: VendorY says to wait for X-RateLimit-Reset (seconds)."""
     header = "X-RateLimit-Reset" if response.status_code == 429 else "Retry-After"
     try:
@@ -58,7 +58,7 @@ def _wait_hint(response: requests.Response) -> float | None:
         return None
 
 
-def _partial_answer(_response: requests.Response, body: Any) -> tuple[Action, str] | None:
+def _partial_answer(_response: Answer, body: Any) -> tuple[Action, str] | None:
     """A 200 that carries `errors` is partial data: never take it as the whole answer."""
     error = _first_error(body)
     if error:

@@ -16,9 +16,16 @@ SECONDS_PER_DAY = 86_400
 
 
 def summarise_day(
-    day: dt.date, rows: Iterable[dict[str, Any]], missing_hours: set[int], what: str
+    day: dt.date,
+    rows: Iterable[dict[str, Any]],
+    missing_hours: set[int],
+    what: str,
+    unknown_metrics: set[str] | None = None,
 ) -> dict[str, Any] | None:
-    """The day's totals, or None when the vendor has no rows for it (e.g. before creation)."""
+    """The day's totals, or None when the vendor has no rows for it (e.g. before creation).
+
+    Metrics the tap does not know are not summed; their names go into `unknown_metrics`.
+    """
     start = day_start_epoch(day)
     totals = {metric: Decimal(0) for metric in METRICS}
     hours: set[int] = set()
@@ -27,6 +34,8 @@ def summarise_day(
     seen = False
     for row in rows:
         ts, metric, value = row.get("ts"), row.get("metric"), row.get("value")
+        if ts is None:
+            raise PartitionError(what, "a row is missing its field 'ts'")
         if type(ts) is not int:  # bool is an int subclass, and no epoch
             raise PartitionError(what, f"row field 'ts' should be integer epoch seconds, "
                                  f"got {type(ts).__name__} {ts!r}")
@@ -36,6 +45,8 @@ def summarise_day(
             raise PartitionError(what, f"row at ts {ts}: field 'metric' should be a string, "
                                  f"got {type(metric).__name__} {metric!r}")
         if metric not in totals:
+            if unknown_metrics is not None:
+                unknown_metrics.add(metric)
             continue  # a metric this tap does not know yet: not summed into a known one
         try:
             amount = Decimal(str(value))

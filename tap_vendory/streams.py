@@ -92,4 +92,11 @@ class MetricsStream(VendorYStream):
             rows.extend(page["items"])
             late = page.get("missing_hours") or []
             missing_hours.update(hour for hour in late if isinstance(hour, int))
-        return summarise_day(day, rows, missing_hours, what)
+        unknown: set[str] = set()
+        record = summarise_day(day, rows, missing_hours, what, unknown)
+        if unknown:
+            self.fanout_tap.warn_once(
+                f"VendorY usage has metrics this tap does not know, not summed: "
+                f"{', '.join(sorted(unknown))}"
+            )
+        return record

@@ -23,6 +23,7 @@ from typing import Any
 
 from singer_sdk.streams import Stream
 
+from tapkit.emit import RecordEmitter
 from tapkit.errors import CredentialRejected, RunInterrupted
 from tapkit.record_check import check_records
 from tapkit.state import PartitionStateBook, StateEmitter
@@ -75,13 +76,18 @@ class FanOutEngine:
         self._completed_bookmark = completed_bookmark
         self._interrupted = interrupted
         self._waiting: list[deque[Partition]] = []
+        self._emitters: dict[str, RecordEmitter] = {}
 
     def run(self, roots: list[Stream]) -> None:
+        """Sync the root streams and, through them, every selected descendant."""
+        self.run_partitions([Partition(stream, None, 0) for stream in roots])
+
+    def run_partitions(self, partitions: list[Partition]) -> None:
         pool = ThreadPoolExecutor(self._max_concurrency, thread_name_prefix="partition")
         in_flight: dict[Future[list[dict[str, Any]]], Partition] = {}
         try:
-            for stream in roots:
-                self._schedule(Partition(stream, None, 0))
+            for partition in partitions:
+                self._schedule(partition)
             while in_flight or any(self._waiting):
                 self._stop_if_interrupted()
                 while len(in_flight) < self._max_concurrency and (job := self._next_waiting()):
@@ -128,8 +134,8 @@ class FanOutEngine:
             for key, value in (job.context or {}).items():
                 record.setdefault(key, value)
             children.extend(self._children_of(job, record))
-            if stream.selected:
-                stream._write_record_message(record)
+        if stream.selected:
+            self._emitter_for(stream).write(records)
         if stream.selected and stream.replication_key:
             bookmark = self._completed_bookmark(stream, job.context, records)
             if bookmark is not None:
@@ -139,6 +145,12 @@ class FanOutEngine:
         self._summary.partition_ok(stream.name, len(records) if stream.selected else 0)
         for child in children:
             self._schedule(child)
+
+    def _emitter_for(self, stream: Stream) -> RecordEmitter:
+        emitter = self._emitters.get(stream.name)
+        if emitter is None:
+            emitter = self._emitters[stream.name] = RecordEmitter(stream)
+        return emitter
 
     def _children_of(self, job: Partition, record: dict[str, Any]) -> list[Partition]:
         stream = job.stream

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
+from tapkit.answer import Answer
 
 
 class Action(enum.Enum):
@@ -36,15 +36,15 @@ def _default_status_action(status: int) -> Action:
     return Action.FAIL
 
 
-def _no_wait_hint(_response: requests.Response) -> float | None:
+def _no_wait_hint(_response: Answer) -> float | None:
     return None
 
 
-def _status_text(response: requests.Response) -> str:
+def _status_text(response: Answer) -> str:
     return f"HTTP {response.status_code}"
 
 
-def _no_body_rule(_response: requests.Response, _payload: Any) -> tuple[Action, str] | None:
+def _no_body_rule(_response: Answer, _payload: Any) -> tuple[Action, str] | None:
     return None
 
 
@@ -62,13 +62,13 @@ class ErrorRules:
     """
 
     status_actions: Mapping[int, Action] = field(default_factory=dict)
-    wait_hint: Callable[[requests.Response], float | None] = _no_wait_hint
-    describe: Callable[[requests.Response], str] = _status_text
-    error_code: Callable[[requests.Response], str | None] = lambda _response: None
+    wait_hint: Callable[[Answer], float | None] = _no_wait_hint
+    describe: Callable[[Answer], str] = _status_text
+    error_code: Callable[[Answer], str | None] = lambda _response: None
     code_actions: Mapping[str, Action] = field(default_factory=dict)
-    body_rule: Callable[[requests.Response, Any], tuple[Action, str] | None] = _no_body_rule
+    body_rule: Callable[[Answer, Any], tuple[Action, str] | None] = _no_body_rule
 
-    def action_for(self, response: requests.Response) -> Action:
+    def action_for(self, response: Answer) -> Action:
         if response.status_code >= 300:
             code = self.error_code(response)
             if code is not None and code in self.code_actions:

@@ -75,10 +75,14 @@ class RateLimiter:
                 budget.limit = info.limit
             if info.reset_in_s is not None:
                 window_end = now + max(0.0, info.reset_in_s) + RESET_MARGIN_S
-                if budget.window_end is None or window_end > budget.window_end + 1.0:
+                if budget.window_end is None:
+                    budget.window_end = window_end
+                elif window_end > budget.window_end + 1.0:
                     # A later window than the one we were counting: the server has rolled.
                     budget.used = 0
-                budget.window_end = window_end
+                    budget.window_end = window_end
+                # An earlier end comes from a response of a window that is already over
+                # (it was in flight while the window rolled): it must not end ours early.
             if info.limit is not None and info.remaining is not None:
                 # The server may know of requests we did not send (other clients).
                 budget.used = max(budget.used, info.limit - info.remaining)

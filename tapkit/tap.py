@@ -41,6 +41,7 @@ from tapkit.settings import RunSettings, VendorDefaults
 from tapkit.state import PartitionStateBook, StateEmitter
 from tapkit.stream import PartitionedStream
 from tapkit.summary import RunSummary
+from tapkit.writer import StateFlushingWriter
 
 EXIT_OK = 0
 EXIT_PARTIAL_FAILURE = 1
@@ -57,6 +58,7 @@ class PartialFailure(Exception):
 class FanOutTap(Tap):
     vendor: ClassVar[VendorDefaults]
     error_rules: ClassVar[ErrorRules]
+    message_writer_class = StateFlushingWriter
     # BATCH messages and ACTIVATE_VERSION are not produced by the fan-out engine, so the
     # taps do not claim them.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [

@@ -3,9 +3,10 @@
 Order, per request: count it against its rate-limit bucket (and spot early retries),
 sleep the simulated latency, then answer the first that applies: unknown route 404,
 non-GET 405, rate limit 429, auth 401/403, forced failure (fail_services /
-fail_accounts) 500, injected fault, the route's handler. Whatever happens, the answer
-carries the rate-limit headers, and an unexpected exception becomes the vendor's 500
-body, a log line and a count in the stats, never a stack trace on the wire.
+fail_accounts) 500, injected fault, the route's handler (whose 200 `hostile_services`
+may then spoil, see hostile.py). Whatever happens, the answer carries the rate-limit
+headers, and an unexpected exception becomes the vendor's 500 body, a log line and a
+count in the stats, never a stack trace on the wire.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from importlib import resources
 from typing import Any
 
+from vendor_sandbox import hostile
 from vendor_sandbox.api import ApiError, Context, Route, VendorApi, json_response
 from vendor_sandbox.config import SandboxConfig
 from vendor_sandbox.faults import FaultPlanner
@@ -140,6 +142,7 @@ class SandboxApp:
             response = route.handler(ctx)
         except ApiError as exc:
             return vendor.error(exc.status, exc.code, exc.message, ctx.request_id)
+        response = hostile.apply(ctx, vendor, route, response, self.stats)
         if response.status == 200 and ctx.metric_days is not None:
             self.stats.metric_days(*ctx.metric_days)
         return response

@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,6 +43,16 @@ DATA_FIELDS = (
 # A running server cannot move to another vendor or socket.
 FIXED_FIELDS = ("vendor", "host", "port")
 MAX_ACCOUNTS = 4096  # ids are 4 hex digits; stay far below 65,536 so id collisions stay rare
+# What `hostile_services` can make of a 200 answer (see hostile.py).
+HOSTILE_MODES = (
+    "malformed_json",
+    "wrong_shape",
+    "wrong_types",
+    "missing_fields",
+    "unknown_fields",
+    "repeat_cursor",
+    "huge_page",
+)
 
 
 def parse_date(text: str) -> datetime.date:
@@ -57,6 +67,12 @@ def parse_range(text: str) -> tuple[int, int]:
 
 def parse_ids(text: str) -> frozenset[str]:
     return frozenset(part.strip() for part in text.split(",") if part.strip())
+
+
+def parse_hostile(text: str) -> tuple[tuple[str, str], ...]:
+    """'svc_1=malformed_json,acc_2=wrong_types' -> sorted ((id, mode), ...)."""
+    pairs = (part.partition("=") for part in text.split(",") if part.strip())
+    return tuple(sorted((key.strip(), mode.strip()) for key, _, mode in pairs))
 
 
 def _flag(help_text: str, parse: Callable[[str], Any]) -> dict[str, Any]:
@@ -159,6 +175,14 @@ class SandboxConfig:
         default=frozenset(),
         metadata=_flag("account ids whose services and metrics always answer 500", parse_ids),
     )
+    hostile_services: tuple[tuple[str, str], ...] = field(
+        default=(),
+        metadata=_flag(
+            "id=mode pairs (comma separated): a service id's metrics, or an account id's "
+            f"service list, answer 200s made hostile by mode, one of {', '.join(HOSTILE_MODES)}",
+            parse_hostile,
+        ),
+    )
     token: str = field(
         default="sandbox-token",
         metadata=_flag("accepted bearer token (X) / API key (Y)", str),
@@ -176,6 +200,12 @@ class SandboxConfig:
             if isinstance(value, datetime.datetime):
                 object.__setattr__(self, name, value.date())
         object.__setattr__(self, "services_per_account", tuple(self.services_per_account))
+        hostile: Any = self.hostile_services  # a mapping or "id=mode,..." is accepted too
+        if isinstance(hostile, str):
+            hostile = parse_hostile(hostile)
+        elif isinstance(hostile, Mapping):
+            hostile = hostile.items()
+        object.__setattr__(self, "hostile_services", tuple(sorted(map(tuple, hostile))))
         self._validate()
 
     def _validate(self) -> None:
@@ -202,6 +232,12 @@ class SandboxConfig:
             checks[f"{name} must be in 0..1"] = 0.0 <= getattr(self, name) <= 1.0
         total = sum(getattr(self, name) for name in FAULT_RATE_FIELDS)
         checks["the fault rates must add up to at most 1"] = total <= 1.0 + 1e-9
+        unknown = sorted({mode for _, mode in self.hostile_services} - set(HOSTILE_MODES))
+        checks[f"hostile_services modes must be among {', '.join(HOSTILE_MODES)}, not "
+               f"{', '.join(unknown)}"] = not unknown
+        checks["hostile_services mode repeat_cursor must only be used with vendor y"] = (
+            self.vendor == "y" or "repeat_cursor" not in dict(self.hostile_services).values()
+        )
         for message, ok in checks.items():
             if not ok:
                 raise ValueError(message)
@@ -217,6 +253,10 @@ class SandboxConfig:
     @property
     def limit_per_window(self) -> int:
         return CONTRACT_RATE_LIMIT[self.vendor] if self.rate_limit is None else self.rate_limit
+
+    def hostile_mode(self, target_id: str) -> str | None:
+        """The hostile mode configured for an account or service id, if any."""
+        return dict(self.hostile_services).get(target_id) if self.hostile_services else None
 
     def resolved_today(self) -> datetime.date:
         return self.today or datetime.datetime.now(datetime.timezone.utc).date()

@@ -17,6 +17,7 @@ Written from the event loop, read by tests through `Sandbox.stats()` or
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -39,6 +40,10 @@ class Stats:
         self._unexpected = 0
         self._in_flight = 0
         self._max_in_flight = 0
+        # When the first and the latest request arrived: benchmarks divide by this span,
+        # so a client's start-up time does not count against its request rate.
+        self._first_request_at: float | None = None
+        self._last_request_at: float | None = None
 
     def reset(self) -> None:
         with self._lock:
@@ -49,6 +54,10 @@ class Stats:
     def request_started(self, route: str, early: bool) -> None:
         with self._lock:
             self._requests[route] += 1
+            now = time.monotonic()
+            if self._first_request_at is None:
+                self._first_request_at = now
+            self._last_request_at = now
             self._early_retries += early
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
@@ -88,4 +97,8 @@ class Stats:
                 "unexpected_errors": self._unexpected,
                 "in_flight": self._in_flight,
                 "max_in_flight": self._max_in_flight,
+                "request_span_s": (
+                    0.0 if self._first_request_at is None or self._last_request_at is None
+                    else round(self._last_request_at - self._first_request_at, 6)
+                ),
             }

@@ -73,3 +73,18 @@ def test_spent_budget_without_reset_header_still_ends():
     limiter.observe("token", RateLimitInfo(limit=2, remaining=0, reset_in_s=None))
     limiter.acquire("token")
     assert 0 < sum(clock.slept) <= 61
+
+
+def test_a_late_answer_from_the_previous_window_does_not_end_the_current_one_early():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe("token", RateLimitInfo(limit=3, remaining=2, reset_in_s=10))
+    clock.now += 10.5  # the window rolled; three requests go out in the new one
+    for _ in range(3):
+        limiter.acquire("token")
+    limiter.observe("token", RateLimitInfo(limit=3, remaining=2, reset_in_s=10))
+    # An answer sent in the old window arrives late, saying "resets in 0 s".
+    limiter.observe("token", RateLimitInfo(limit=3, remaining=0, reset_in_s=0))
+    limiter.acquire("token")  # the budget of the new window is spent: this must wait
+    assert clock.slept
+    assert sum(clock.slept) >= 9

@@ -1,0 +1,146 @@
+"""The fan-out benchmark: concurrency, rate limits, partition scaling, record path, memory.
+
+Every figure is a ratio between runs made by this script, in this process tree: the sandbox
+runs in its own process, each tap run is a real subprocess writing into a counting sink.
+
+    python benchmarks/fanout.py            # full sizes (about 10 minutes)
+    python benchmarks/fanout.py --quick    # smaller sizes, same scenarios (about 3 minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import record_path
+from benchmarks.harness import TapResult, run_tap, sandbox_process, table
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+DEFAULT_CONCURRENCY = 16
+NO_LIMIT = 1_000_000
+
+
+def start_date(days: int) -> str:
+    return (TODAY - dt.timedelta(days=days)).isoformat()
+
+
+def fanout_under_latency(vendor: str, services: int, days: int, latency_ms: int) -> list[Any]:
+    """Concurrency 1 vs the default on the same world; calls/s against the bound."""
+    accounts = services // 10
+    world = {"seed": 3, "accounts": accounts, "services_per_account": (10, 10),
+             "history_days": days + 5, "deleted_service_rate": 0, "latency_ms": latency_ms,
+             "rate_limit": NO_LIMIT}
+    runs: dict[int, tuple[TapResult, dict[str, Any]]] = {}
+    for concurrency in (1, DEFAULT_CONCURRENCY):
+        with sandbox_process(vendor, **world) as sandbox:
+            config = {"api_url": sandbox.url, "start_date": start_date(days),
+                      "max_concurrency": concurrency}
+            runs[concurrency] = (run_tap(vendor, config), sandbox.stats())
+    (slow, _), (fast, fast_stats) = runs[1], runs[DEFAULT_CONCURRENCY]
+    assert slow.records == fast.records, "both runs must emit the same records"
+    calls = fast_stats["requests_total"]
+    rate = calls / fast_stats["request_span_s"]
+    bound = DEFAULT_CONCURRENCY / (latency_ms / 1000)
+    return [vendor, services, days, calls, f"{slow.seconds:.1f}", f"{fast.seconds:.1f}",
+            f"{slow.seconds / fast.seconds:.1f}x", f"{rate:.0f}", f"{bound:.0f}",
+            f"{rate / bound:.0%}"]
+
+
+def rate_limited(vendor: str, accounts: int, days: int, limit: int, window_s: float) -> list[Any]:
+    """A budget that binds: how much of it the tap uses, and how often it hears 429."""
+    world = {"seed": 5, "accounts": accounts, "services_per_account": (5, 5),
+             "history_days": days + 5, "deleted_service_rate": 0, "rate_limit": limit,
+             "rate_limit_window_s": window_s}
+    with sandbox_process(vendor, **world) as sandbox:
+        result = run_tap(vendor, {"api_url": sandbox.url, "start_date": start_date(days),
+                                  "max_concurrency": DEFAULT_CONCURRENCY})
+        stats = sandbox.stats()
+    # VendorX budgets per token (one bucket); VendorY per org (one bucket per account), and
+    # its org listing has a bucket of its own.
+    buckets = 1 if vendor == "x" else accounts
+    budget_per_s = buckets * limit / window_s
+    rate = stats["requests_total"] / stats["request_span_s"]
+    return [vendor, f"{limit}/{window_s:g}s x {buckets}", stats["requests_total"],
+            f"{result.seconds:.1f}", f"{rate:.1f}", f"{budget_per_s:.1f}",
+            f"{rate / budget_per_s:.0%}", stats["rate_limited"],
+            f"{stats['rate_limited'] / stats['requests_total']:.2%}"]
+
+
+def partition_scaling(vendor: str, small: int, large: int) -> tuple[list[list[Any]], list[Any]]:
+    """Per-partition time and STATE bytes at two sizes, kit vs plain singer-sdk."""
+    rows, rss = [], []
+    for services in (small, large):
+        world = {"seed": 7, "accounts": services // 50, "services_per_account": (50, 50),
+                 "history_days": 10, "deleted_service_rate": 0, "rate_limit": NO_LIMIT}
+        results = {}
+        for label, baseline in (("tapkit", False), ("plain singer-sdk", True)):
+            with sandbox_process(vendor, **world) as sandbox:
+                results[label] = run_tap(vendor, {"api_url": sandbox.url,
+                                                  "start_date": start_date(1)},
+                                         baseline=baseline)
+        for label, result in results.items():
+            rows.append([vendor, services, label, f"{result.seconds:.1f}",
+                         f"{result.seconds / services * 1000:.2f}", result.state_messages,
+                         f"{result.state_bytes / 1e6:.2f}"])
+        rss.append(results["tapkit"].peak_rss_mb)
+    memory = [vendor, f"{rss[0]:.0f}", f"{rss[1]:.0f}", f"{rss[1] / rss[0] - 1:+.0%}"]
+    return rows, memory
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, same scenarios")
+    args = parser.parse_args()
+    quick = args.quick
+    print(f"# tapkit fan-out benchmark ({'quick' if quick else 'full'} sizes, {TODAY})")
+
+    services = 300 if quick else 1000
+    table(
+        "Fan-out under latency (20 ms per call, rate limit off)",
+        ["tap", "services", "days", "calls", "c=1 s", f"c={DEFAULT_CONCURRENCY} s", "speedup",
+         "calls/s", "bound calls/s", "of bound"],
+        [fanout_under_latency("x", services, 90, 20),
+         # VendorY is one call per service-day: 90 days x 1,000 services is 90,000 calls, an
+         # hour at concurrency 1, so it runs on fewer days.
+         fanout_under_latency("y", services, 5 if quick else 10, 20)],
+    )
+    table(
+        "Rate limit that binds",
+        ["tap", "budget", "requests", "seconds", "requests/s", "budget/s", "of budget", "429s",
+         "429 share"],
+        [rate_limited("x", 40 if quick else 80, 20, 40, 2.0),
+         rate_limited("y", 4, 10 if quick else 20, 20, 2.0)],
+    )
+    small, large = (200, 2000) if quick else (500, 5000)
+    scaling_rows: list[list[Any]] = []
+    memory_rows: list[list[Any]] = []
+    for vendor in ("x", "y"):
+        rows, memory = partition_scaling(vendor, small, large)
+        scaling_rows += rows
+        memory_rows.append(memory)
+    table(
+        "Partition scaling (no latency, one metrics call per service)",
+        ["tap", "services", "orchestration", "seconds", "ms/partition", "STATE messages",
+         "STATE MB"],
+        scaling_rows,
+    )
+    table("Memory (tapkit, peak RSS)",
+          ["tap", f"MB at {small}", f"MB at {large}", "growth for 10x services"], memory_rows)
+    count = 50_000 if quick else 200_000
+    results = {variant: record_path.measure(variant, count) for variant in ("sdk", "kit")}
+    table(
+        f"Record path ({count:,} metrics records, no HTTP)",
+        ["orchestration", "seconds", "records/s"],
+        [[label, f"{results[v][0]:.2f}", f"{results[v][1] / results[v][0]:,.0f}"]
+         for v, label in (("sdk", "plain singer-sdk"), ("kit", "tapkit"))],
+    )
+    print(f"\nrecord path speedup: {results['sdk'][0] / results['kit'][0]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

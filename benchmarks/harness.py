@@ -1,0 +1,98 @@
+"""Pieces the benchmarks share: a sandbox in its own process, a tap run with a counting sink.
+
+The tap runs as a real subprocess; this process drains its stdout, counting RECORD lines and
+STATE bytes, and reads the child's own peak RSS from `os.wait4` when it exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
+TOKEN = "bench-credential-0000"  # noqa: S105 - the sandbox's made-up credential
+CREDENTIAL_SETTING = {"x": "api_token", "y": "api_key"}
+
+
+@dataclass
+class Sandbox:
+    url: str
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/_sandbox/stats") as answer:  # noqa: S310
+            result: dict[str, Any] = json.load(answer)
+            return result
+
+
+@contextlib.contextmanager
+def sandbox_process(vendor: str, **knobs: Any) -> Iterator[Sandbox]:
+    """`python -m vendor_sandbox serve` in its own process, so it never shares our CPU."""
+    args = [sys.executable, "-m", "vendor_sandbox", "serve", "--vendor", vendor, "--port", "0",
+            "--token", TOKEN, "--log-level", "warning"]
+    for name, value in knobs.items():
+        text = f"{value[0]}-{value[1]}" if isinstance(value, tuple) else str(value)
+        args += [f"--{name.replace('_', '-')}", text]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield Sandbox(process.stdout.readline().strip())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class TapResult:
+    seconds: float
+    records: int
+    state_messages: int
+    state_bytes: int
+    peak_rss_mb: float
+    returncode: int
+
+
+def run_tap(vendor: str, config: dict[str, Any], *, baseline: bool = False) -> TapResult:
+    """Run tap-vendor<x|y> (or the plain singer-sdk baseline) and count what it writes."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump({CREDENTIAL_SETTING[vendor]: TOKEN, "progress_interval_seconds": 3600,
+                   **config}, handle)
+    if baseline:
+        cmd = [sys.executable, str(HERE / "baseline_tap.py"), vendor, "--config", handle.name]
+    else:
+        cmd = [str(BIN / f"tap-vendor{vendor}"), "--config", handle.name]
+    started = time.perf_counter()
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    records = state_messages = state_bytes = 0
+    for line in process.stdout:
+        if line.startswith(b'{"type":"RECORD"'):
+            records += 1
+        elif line.startswith(b'{"type":"STATE"'):
+            state_messages += 1
+            state_bytes += len(line)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    os.unlink(handle.name)
+    # ru_maxrss is in KiB on Linux.
+    return TapResult(seconds, records, state_messages, state_bytes, usage.ru_maxrss / 1024,
+                     os.waitstatus_to_exitcode(status))
+
+
+def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+    sys.stdout.flush()
