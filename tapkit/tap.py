@@ -29,6 +29,7 @@ from singer_sdk.helpers.capabilities import (
     TapCapabilities,
 )
 from singer_sdk.singerlib import StateMessage
+from singer_sdk.singerlib.encoding import GenericSingerWriter
 
 from tapkit import redaction
 from tapkit.counters import RunCounters
@@ -58,7 +59,7 @@ class PartialFailure(Exception):
 class FanOutTap(Tap):
     vendor: ClassVar[VendorDefaults]
     error_rules: ClassVar[ErrorRules]
-    message_writer_class = StateFlushingWriter
+    message_writer_class: type[GenericSingerWriter] = StateFlushingWriter
     # BATCH messages and ACTIVATE_VERSION are not produced by the fan-out engine, so the
     # taps do not claim them.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
