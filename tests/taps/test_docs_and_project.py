@@ -1,0 +1,57 @@
+"""The README and meltano.yml say what the taps actually accept."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tap_vendorx.tap import TapVendorX
+from tap_vendory.tap import TapVendorY
+
+ROOT = Path(__file__).resolve().parents[2]
+SDK_BUILTINS = ("stream_maps", "stream_map_config", "faker_config", "flattening_enabled",
+                "flattening_max_depth", "flattening_max_key_length", "flattening_separator",
+                "batch_config")
+
+
+def test_readme_settings_tables_are_generated_from_the_taps():
+    check = subprocess.run([sys.executable, "scripts/settings_tables.py", "--check"], cwd=ROOT,
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr
+
+
+def test_readme_opens_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text().splitlines()
+    commands = [line for line in readme[:12] if line.startswith("python3 scripts/dev.py")]
+    assert [c.split()[2] for c in commands] == ["demo", "test"]
+    assert "scripts/dev.py test" in (ROOT / ".ci/run").read_text()
+
+
+@pytest.mark.parametrize(("tap", "secret"), [(TapVendorX, "api_token"), (TapVendorY, "api_key")])
+def test_meltano_yml_declares_every_tap_setting(tap, secret):
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == tap.name)
+    declared = {s["name"]: s for s in plugin["settings"]}
+    accepted = {name for name in tap.config_jsonschema["properties"] if name not in SDK_BUILTINS}
+    assert set(declared) == accepted
+    assert declared[secret].get("sensitive") is True
+    assert plugin["pip_url"] == "-e ${MELTANO_PROJECT_ROOT}"
+    assert plugin["namespace"]
+    assert {"catalog", "discover", "state", "about", "stream-maps"} <= set(plugin["capabilities"])
+
+
+def test_meltano_project_settings_for_an_offline_machine():
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    assert project["send_anonymous_usage_stats"] is False
+    assert project["cli"]["disable_version_check"] is True
+    for kind in ("extractors", "loaders"):
+        for plugin in project["plugins"][kind]:
+            if "inherit_from" in plugin:
+                continue  # shares its parent's namespace, pip_url and venv
+            assert plugin.get("namespace"), plugin["name"]
+            assert plugin.get("pip_url"), plugin["name"]
+    assert {s["job"] for s in project["schedules"]} >= {"vendorx-to-parquet", "vendory-to-parquet"}
