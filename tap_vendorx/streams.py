@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from singer_sdk.helpers.types import Context, Record
+from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_vendorx.client import VendorXStream
 from tapkit.dates import day_windows
 from tapkit.payload import require_fields, require_list
+from tapkit.stream import SelectedAccountsOnly
 
 # VendorX answers at most 31 days per metrics call.
 MAX_WINDOW_DAYS = 31
 
 
-class AccountsStream(VendorXStream):
+class AccountsStream(SelectedAccountsOnly, VendorXStream):
     name = "accounts"
     path = "/v1/accounts"
     primary_keys = ("account_id",)
@@ -26,11 +27,6 @@ class AccountsStream(VendorXStream):
         for account in self.paginate(self.path, what="VendorX accounts"):
             require_fields(account, ("id",), "VendorX accounts")
             yield {**account, "account_id": account["id"]}
-
-    @override
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        wanted = self.fanout_tap.run_settings.wants_account(row["account_id"])
-        return row if wanted else None
 
 
 class ServicesStream(VendorXStream):

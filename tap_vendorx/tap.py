@@ -6,7 +6,6 @@ import contextlib
 import secrets
 from collections.abc import Iterator, Mapping
 
-from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_vendorx import client, streams
@@ -35,19 +34,8 @@ class TapVendorX(FanOutTap):
     package_name = "vendor-usage-taps"  # the distribution both taps ship in
     vendor = VENDOR
     error_rules = client.ERROR_RULES
-    config_jsonschema = th.PropertiesList(
-        *settings_schema(VENDOR).wrapped.values(),
-        th.Property("sandbox_seed", th.IntegerType, default=0,
-                    description="Seed of the sandbox's generated data (sandbox mode only)."),
-    ).to_dict()
-
-    @override
-    def discover_streams(self) -> list[streams.VendorXStream]:
-        return [
-            streams.AccountsStream(self),
-            streams.ServicesStream(self),
-            streams.MetricsStream(self),
-        ]
+    config_jsonschema = settings_schema(VENDOR).to_dict()
+    stream_types = (streams.AccountsStream, streams.ServicesStream, streams.MetricsStream)
 
     @staticmethod
     @override

@@ -10,18 +10,19 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from singer_sdk.helpers.types import Context, Record
+from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_vendory.client import VendorYStream
 from tap_vendory.daily import summarise_day
 from tapkit.dates import day_start_epoch, days
 from tapkit.payload import require_fields
+from tapkit.stream import SelectedAccountsOnly
 
 SECONDS_PER_DAY = 86_400
 
 
-class AccountsStream(VendorYStream):
+class AccountsStream(SelectedAccountsOnly, VendorYStream):
     name = "accounts"
     path = "/api/v2/orgs"
     primary_keys = ("account_id",)
@@ -33,11 +34,6 @@ class AccountsStream(VendorYStream):
             for org in page["items"]:
                 require_fields(org, ("org_id",), what)
                 yield {**org, "account_id": org["org_id"]}
-
-    @override
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        wanted = self.fanout_tap.run_settings.wants_account(row["account_id"])
-        return row if wanted else None
 
 
 class ServicesStream(VendorYStream):

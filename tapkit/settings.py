@@ -46,6 +46,8 @@ def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
         th.Property("sandbox", th.BooleanType, default=False,
                     description="Start the bundled vendor sandbox in-process on loopback and sync "
                     "from it; no credential needed. The zero-setup way to try the tap."),
+        th.Property("sandbox_seed", th.IntegerType, default=0,
+                    description="Seed of the sandbox's generated data (sandbox mode only)."),
         th.Property("start_date", th.StringType,
                     description="First UTC day (YYYY-MM-DD) to sync for a service without a "
                     f"bookmark. Default: {DEFAULT_START_DAYS_AGO} days before today."),

@@ -85,3 +85,14 @@ class PartitionedStream(Stream):
         for child in self.child_streams:
             keys.update(getattr(child, "context_keys", ()))
         return tuple(sorted(keys))
+
+
+class SelectedAccountsOnly(PartitionedStream):
+    """For the stream that lists accounts: keep those `account_ids` and `shard` select.
+
+    Filtering here, at the root, is what keeps an unselected account's services and metrics
+    from ever being requested, and a shard's state free of other shards' partitions.
+    """
+
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        return row if self.fanout_tap.run_settings.wants_account(row["account_id"]) else None

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from types import FrameType
 from typing import Any, ClassVar, cast
@@ -30,6 +30,7 @@ from singer_sdk.helpers.capabilities import (
 )
 from singer_sdk.singerlib import StateMessage
 from singer_sdk.singerlib.encoding import GenericSingerWriter
+from singer_sdk.streams import Stream
 
 from tapkit import redaction
 from tapkit.counters import RunCounters
@@ -73,6 +74,12 @@ class FanOutTap(Tap):
     ]
 
     # --- what a vendor tap provides -------------------------------------------------------
+
+    # Root stream first; each child names its parent with `parent_stream_type`.
+    stream_types: ClassVar[Sequence[type[Stream]]] = ()
+
+    def discover_streams(self) -> list[Stream]:
+        return [stream_type(self) for stream_type in self.stream_types]
 
     @staticmethod
     def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo:
