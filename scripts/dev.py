@@ -62,7 +62,7 @@ def setup() -> None:
 def test(extra_args: list[str]) -> None:
     setup()
     run(BIN / "ruff", "check", ".")
-    run(BIN / "mypy", "tapkit", "tap_vendorx", "tap_vendory", "vendor_sandbox",
+    run(BIN / "mypy", "tapkit", "tap_vendorx", "tap_vendory", "vendor_sandbox", "shardrun",
         "loaders/target-parquet/target_parquet", "benchmarks", "scripts")
     completed = subprocess.run([str(PY), "-m", "pytest", *extra_args], cwd=ROOT, check=False)
     if completed.returncode == PYTEST_NO_TESTS_COLLECTED:

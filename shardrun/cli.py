@@ -63,8 +63,9 @@ def _add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("--executor", choices=("dask", "threads"), default="dask")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://...); "
                      "default: start a LocalCluster")
-    run.add_argument("--workers", type=int, default=2,
-                     help="LocalCluster worker processes, or threads (default 2)")
+    run.add_argument("--workers", type=int,
+                     help="LocalCluster worker processes, or threads; each runs one shard at "
+                     "a time (default: one per shard)")
     run.add_argument("--shard-timeout", type=float,
                      help="seconds after which a shard's tap is stopped (SIGTERM: it writes "
                      "its state) and the shard counts as failed")
@@ -95,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     from shardrun.runner import RunRequest, run  # noqa: PLC0415
     from shardrun.workdir import WorkDirProblem  # noqa: PLC0415
 
-    if args.shards < 1 or args.workers < 1:
+    if args.shards < 1 or (args.workers is not None and args.workers < 1):
         return _usage("--shards and --workers must be at least 1")
     spec: PipeSpec | MeltanoSpec
     if args.mode == "pipe":

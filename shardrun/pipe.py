@@ -5,7 +5,8 @@ The state kept for the shard is the last STATE the *target* emitted: a Singer ta
 echoes the tap's state only once the records before it are on disk, so a shard that dies
 mid-run resumes exactly after what landed (the tap's own latest STATE may cover records
 the target never wrote). Each such line replaces `state.json` atomically as it arrives, so
-even a worker that dies leaves the latest confirmed state behind.
+even a worker that dies leaves the latest confirmed state behind (target-parquet confirms
+at least every `flush_interval_seconds`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,6 @@ from shardrun.report import report_lines
 from shardrun.state_merge import merge_states, state_for_shard
 from shardrun.workdir import Manifest, WorkDir, WorkDirProblem
 from tapkit.settings import Shard
-
-logger = logging.getLogger("shardrun")
 
 EXIT_ALL_OK = 0
 EXIT_SOME_FAILED = 1
@@ -28,7 +25,7 @@ class RunRequest:
     rerun_failed: bool = False
     executor: str = "dask"  # or "threads"
     scheduler: str | None = None
-    workers: int = 2
+    workers: int | None = None  # default: one per shard, all shards at once
     timeout_s: float | None = None
 
     @property
@@ -124,7 +121,8 @@ def _job(work: WorkDir, request: RunRequest, shard: Shard) -> ShardJob:
 def _execute(
     jobs: list[ShardJob], request: RunRequest, record: Callable[[ShardResult], None]
 ) -> str:
+    workers = request.workers or request.shard_count
     if request.executor == "threads":
-        run_on_threads(jobs, request.workers, record)
-        return f"{request.workers} local thread(s)"
-    return run_on_dask(jobs, request.scheduler, request.workers, record)
+        run_on_threads(jobs, workers, record)
+        return f"{workers} local thread(s)"
+    return run_on_dask(jobs, request.scheduler, workers, record)

@@ -175,7 +175,9 @@ class HttpClient:
 
     def _backoff(self, attempt: int) -> float:
         # Jittered exponential: spreads the retries of many workers instead of syncing them.
-        ceiling = min(self._retry.backoff_max_s, self._retry.backoff_base_s * 2 ** (attempt - 1))
+        # The exponent is capped: 2 ** 1024 no longer fits a float.
+        exponent = min(attempt - 1, 60)
+        ceiling = min(self._retry.backoff_max_s, self._retry.backoff_base_s * 2**exponent)
         return random.uniform(ceiling / 2, ceiling)
 
     def _pool_manager(self) -> urllib3.PoolManager:
