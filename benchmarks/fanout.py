@@ -113,8 +113,10 @@ def main() -> None:
         "Rate limit that binds",
         ["tap", "budget", "requests", "seconds", "requests/s", "budget/s", "of budget", "429s",
          "429 share"],
-        [rate_limited("x", 40 if quick else 80, 20, 40, 2.0),
-         rate_limited("y", 4, 10 if quick else 20, 20, 2.0)],
+        # 10-second windows: VendorX reports its reset in whole epoch seconds, so a client
+        # can lose up to a second per window; on the real 60-second window that is < 2 %.
+        [rate_limited("x", 40 if quick else 80, 20, 50 if quick else 100, 10.0),
+         rate_limited("y", 4, 10 if quick else 20, 10 if quick else 20, 10.0)],
     )
     small, large = (200, 2000) if quick else (500, 5000)
     scaling_rows: list[list[Any]] = []

@@ -9,7 +9,7 @@ from typing import Any
 
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
-from tapkit import Action, ErrorRules, PartitionedStream, RateLimitInfo
+from tapkit import Action, ErrorRules, PartitionedStream, PartitionError, RateLimitInfo
 from tapkit.answer import Answer
 from tapkit.payload import require_list
 
@@ -92,9 +92,13 @@ class VendorXStream(PartitionedStream):
                 what=f"{what} page {page}",
             )
             yield from require_list(payload, "data", f"{what} page {page}")
-            meta = payload.get("meta") or {}
-            total_pages = meta.get("total_pages")
-            if not isinstance(total_pages, int) or page >= total_pages:
+            meta = payload.get("meta")
+            total_pages = meta.get("total_pages") if isinstance(meta, dict) else None
+            if not isinstance(total_pages, int) or isinstance(total_pages, bool):
+                # Without it the listing's end is unknown: stopping here could drop pages.
+                raise PartitionError(f"{what} page {page}",
+                                     f"meta.total_pages is missing or not an integer: {meta!r}")
+            if page >= total_pages:
                 return
             page += 1
 

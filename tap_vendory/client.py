@@ -23,6 +23,8 @@ from tapkit.payload import require_list
 SCHEMAS = SchemaDirectory(Path(__file__).parent / "schemas")
 # A listing whose cursor keeps expiring is given up after this many fresh starts.
 MAX_LISTING_RESTARTS = 5
+# No real listing (orgs, one org's apps, one app's day) comes near this many pages.
+MAX_PAGES_PER_LISTING = 10_000
 
 
 def _first_error(body: Any) -> dict[str, Any]:
@@ -149,4 +151,7 @@ class VendorYStream(PartitionedStream):
                 return pages
             if cursor in seen_cursors:
                 raise PartitionError(what, "the API repeated a cursor; the listing would never end")
+            if len(pages) >= MAX_PAGES_PER_LISTING:
+                # Cursors that keep changing but never end are as endless as a repeated one.
+                raise PartitionError(what, f"more than {MAX_PAGES_PER_LISTING} pages; giving up")
             seen_cursors.add(cursor)

@@ -24,7 +24,7 @@ from typing import Any
 from singer_sdk.streams import Stream
 
 from tapkit.emit import RecordEmitter
-from tapkit.errors import CredentialRejected, RunInterrupted
+from tapkit.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from tapkit.record_check import check_records
 from tapkit.state import PartitionStateBook, StateEmitter
 from tapkit.summary import RunSummary
@@ -122,8 +122,8 @@ class FanOutEngine:
         stream = job.stream
         try:
             records = future.result()
-        except CredentialRejected:
-            raise  # every other request would be rejected too: the run stops
+        except (CredentialRejected, ConfigurationProblem):
+            raise  # every other request would fail the same way: the run stops
         except Exception as error:
             logger.error("partition failed, skipped: %s: %s: %s",
                          job.describe(), type(error).__name__, error)

@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import urllib3
-from urllib3.exceptions import HTTPError, TimeoutError
+from urllib3.exceptions import HTTPError, SSLError, TimeoutError
 
 from tapkit.answer import Answer
 from tapkit.counters import RunCounters
 from tapkit.error_rules import Action, ErrorRules
-from tapkit.errors import CredentialRejected, CursorExpired, PartitionError, RetryableError
+from tapkit.errors import (
+    ConfigurationProblem,
+    CredentialRejected,
+    CursorExpired,
+    PartitionError,
+    RetryableError,
+)
 from tapkit.ratelimit import RateLimiter, RateLimitInfo
 
 logger = logging.getLogger("tapkit.http")
@@ -124,6 +130,12 @@ class HttpClient:
             )
         except TimeoutError as timeout:
             raise RetryableError(f"timed out ({type(timeout).__name__})") from None
+        except SSLError as error:
+            # A certificate that does not verify will not verify on the next attempt either.
+            raise ConfigurationProblem(
+                "ca_bundle", f"TLS verification of {self.base_url} failed ({error}); for a "
+                "private CA set ca_bundle to its PEM file",
+            ) from None
         except HTTPError as error:
             raise RetryableError(f"connection failed ({type(error).__name__})") from None
         response = Answer(raw.status, raw.headers, raw.data)
@@ -183,7 +195,8 @@ class HttpClient:
     def _pool_manager(self) -> urllib3.PoolManager:
         with self._pool_lock:
             if self._pool is None:
-                # TLS verification is never turned off; `ca_bundle` only adds trust.
+                # TLS verification is never turned off; `ca_bundle` replaces the system's
+                # trusted CAs with the bundle's (a private CA).
                 self._pool = urllib3.PoolManager(
                     num_pools=4, maxsize=self._pool_size, block=False,
                     cert_reqs="CERT_REQUIRED", ca_certs=self._retry.ca_bundle,

@@ -28,6 +28,7 @@ class RateLimitInfo:
 RESET_MARGIN_S = 0.05
 # Before the first response tells the real window length, assume the common one.
 DEFAULT_WINDOW_S = 60.0
+MAX_SLEEP_STEP_S = 0.25
 
 
 @dataclass
@@ -36,6 +37,7 @@ class _Budget:
     used: int = 0
     window_end: float | None = None
     blocked_until: float = 0.0
+    window_s: float | None = None  # the longest time-to-reset a response has reported
 
 
 class RateLimiter:
@@ -63,8 +65,11 @@ class RateLimiter:
                 if wait <= 0:
                     budget.used += 1
                     return
-            self.waited_s += wait
-            self._sleep(wait)
+            # Sleep in short steps: an answer arriving meanwhile may end the wait sooner
+            # (a guessed window, a reset that came early).
+            step = min(wait, MAX_SLEEP_STEP_S)
+            self.waited_s += step
+            self._sleep(step)
 
     def observe(self, scope: str, info: RateLimitInfo) -> None:
         """Fold a response's rate-limit headers into the scope's budget."""
@@ -74,6 +79,7 @@ class RateLimiter:
             if info.limit is not None:
                 budget.limit = info.limit
             if info.reset_in_s is not None:
+                budget.window_s = max(budget.window_s or 0.0, info.reset_in_s + RESET_MARGIN_S)
                 window_end = now + max(0.0, info.reset_in_s) + RESET_MARGIN_S
                 if budget.window_end is None:
                     budget.window_end = window_end
@@ -107,7 +113,8 @@ class RateLimiter:
             return budget.blocked_until - now
         if budget.limit is not None and budget.used >= budget.limit:
             if budget.window_end is None:
-                # Spent, and no header said when the window ends: assume a full window.
-                budget.window_end = now + DEFAULT_WINDOW_S
+                # Spent, and no header said when the window ends yet: assume the longest
+                # window seen so far (or a common one); the next answer corrects it.
+                budget.window_end = now + (budget.window_s or DEFAULT_WINDOW_S)
             return max(budget.window_end - now, 0.01)
         return 0.0

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -52,7 +52,8 @@ def _parse_date(text: str) -> object:
 
 
 def _parse_date_time(text: str) -> object:
-    return dt.datetime.fromisoformat(text)  # 3.11+: accepts a trailing Z
+    # Python 3.10 does not read a trailing Z (UTC), which is how both vendors write it.
+    return dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
 
 
 _FORMATS: dict[str, Callable[[str], object]] = {
@@ -106,10 +107,13 @@ class RecordCheck:
         self.required: tuple[str, ...] = tuple(schema.get("required") or ())
         self.key_fields = key_fields
 
-    def problem(self, record: Mapping[str, Any]) -> str | None:
-        """What is wrong with `record`, or None when it conforms."""
+    def problem(self, record: Mapping[str, Any], given: Collection[str] = ()) -> str | None:
+        """What is wrong with `record`, or None when it conforms.
+
+        `given`: fields the engine fills in from the partition's context after the check.
+        """
         for name in self.required:
-            if name not in record:
+            if name not in record and name not in given:
                 return f"required field '{name}' is missing"
         rules = self.rules
         for name, value in record.items():
@@ -121,13 +125,14 @@ class RecordCheck:
                 return problem
         return None
 
-    def check(self, records: list[dict[str, Any]], where: str) -> None:
+    def check(self, records: list[dict[str, Any]], where: str,
+              given: Collection[str] = ()) -> None:
         """Raise PartitionError for the first record that does not conform."""
         for record in records:
-            problem = self.problem(record)
+            problem = self.problem(record, given)
             if problem is not None:
                 keys = " ".join(
-                    f"{name}={record[name]}" for name in self.key_fields
+                    f"{name}={str(record[name])[:MAX_VALUE_TEXT]}" for name in self.key_fields
                     if name in record and f"{name}=" not in where
                 )
                 detail = f"record {keys}: {problem}" if keys else f"a record: {problem}"
@@ -141,7 +146,8 @@ def check_records(
     checker = _checker_of(stream)
     if checker.rules or checker.required:
         ids = " ".join(f"{key}={value}" for key, value in (context or {}).items())
-        checker.check(records, f"{stream.tap_name} stream '{stream.name}' {ids}".rstrip())
+        checker.check(records, f"{stream.tap_name} stream '{stream.name}' {ids}".rstrip(),
+                      given=tuple(context or ()))
 
 
 def _checker_of(stream: Stream) -> RecordCheck:

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from singer_sdk import typing as th
@@ -172,6 +173,11 @@ class RunSettings:
                 "page_size", f"{page_size} is more than the vendor allows ({vendor.max_page_size})"
             )
         accounts = config.get("account_ids")
+        ca_bundle = config.get("ca_bundle") or None
+        if ca_bundle is not None and not Path(ca_bundle).is_file():
+            raise ConfigurationProblem(
+                "ca_bundle", f"{ca_bundle!r} is not a file (a PEM bundle of trusted CAs)"
+            )
         return cls(
             today=today,
             start_date=start,
@@ -187,7 +193,7 @@ class RunSettings:
                 connect_timeout_s=_positive_number(config, "connect_timeout", 10),
                 read_timeout_s=_positive_number(config, "request_timeout", 60),
                 max_rate_limit_wait_s=_positive_number(config, "max_rate_limit_wait", 300),
-                ca_bundle=config.get("ca_bundle"),
+                ca_bundle=ca_bundle,
             ),
             state_interval_s=_positive_number(config, "state_interval_seconds", 10),
             progress_interval_s=_positive_number(config, "progress_interval_seconds", 30),

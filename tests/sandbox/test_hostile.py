@@ -11,7 +11,7 @@ from vendor_sandbox.__main__ import build_parser
 from vendor_sandbox.config import HOSTILE_MODES, config_from_arguments
 from vendor_sandbox.hostile import HUGE_PAGE_BYTES, NEW_FIELD, NEW_METRIC, PADDING_FIELD
 
-from .helpers import TODAY, X_METRICS, X_SERVICES, Y_APPS, Y_USAGE, epoch, session
+from .helpers import TODAY, X_METRICS, X_SERVICES, Y_APPS, Y_USAGE, epoch, openapi, session
 
 DAY = 86_400
 
@@ -176,3 +176,11 @@ def test_live_update_takes_a_mapping(start) -> None:
     assert box.update(hostile_services={"svc_2": "wrong_shape"}).hostile_services == (
         ("svc_2", "wrong_shape"),
     )
+
+
+@pytest.mark.parametrize("vendor", ["x", "y"])
+def test_every_mode_is_documented_as_sandbox_only_behaviour(vendor) -> None:
+    description = openapi(vendor)["info"]["description"]
+    documented = description.split("Sandbox-only behaviour")[1]
+    for mode in HOSTILE_MODES:
+        assert f"`{mode}`" in documented, mode

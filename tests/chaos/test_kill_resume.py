@@ -1,0 +1,125 @@
+"""Killed or stopped at any point, a tap resumed from its last STATE loses nothing.
+
+SIGKILL gives the tap no chance to clean up: what counts is the last STATE line it managed
+to print. Every STATE of every run must only bookmark days already printed, and the union
+of the killed runs and the run that finally completes must equal the truth. SIGTERM is the
+polite stop: the kit writes the state of exactly what was emitted and exits 3.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from tests.chaos.checks import (
+    LOOKBACK,
+    assert_lands,
+    assert_states_never_ahead,
+    bookmarks_in,
+    metric_keys_by_service,
+    truth_of,
+    window,
+)
+from tests.chaos.configs import SLOW, chaos_config
+from tests.chaos.live_tap import (
+    LiveTap,
+    Message,
+    first_schema,
+    records_seen,
+    state_with_bookmarks,
+)
+from tests.tap_runner import run_tap
+from tests.taps.conftest import sandbox_config
+from vendor_sandbox import run_sandbox
+
+Wanted = Callable[[Message, list[Message]], bool]
+# A chain of crashes: each run starts from the last STATE the previous one printed and is
+# killed at the next point; the last run is left to finish.
+KILL_POINTS: list[tuple[str, Wanted]] = [
+    ("before any record", first_schema),
+    ("right after the first STATE with a bookmark", state_with_bookmarks),
+    ("after the first metrics record of a resumed run", records_seen("metrics", 1)),
+]
+
+
+def test_sigkill_at_several_points_then_resume_equals_truth(vendor, tmp_path):
+    with run_sandbox(sandbox_config(vendor, **SLOW[vendor])) as sandbox:
+        config = chaos_config(vendor, sandbox.url, max_concurrency=2)
+        truth = truth_of(sandbox.config, config)
+        runs = []
+        saved: dict[str, Any] | None = None
+        for number, (point, wanted) in enumerate(KILL_POINTS):
+            tap = LiveTap(vendor, config, tmp_path, state=saved, name=f"killed-{number}")
+            reached = tap.read_until(wanted)
+            tap.kill()
+            killed = tap.finish()
+            assert reached, f"the run ended before the kill point: {point}"
+            assert killed.returncode == -signal.SIGKILL, f"finished before the kill: {point}"
+            runs.append(killed)
+            saved = killed.states[-1] if killed.states else saved
+        sandbox.reset_stats()
+        finished = run_tap(vendor, config, tmp_path, state=saved)
+        stats = sandbox.stats()
+        runs.append(finished)
+
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert_lands(vendor, runs, truth)
+    start, end = window(config)
+    assert_states_never_ahead(runs, truth, start)
+    # The last run started from the saved state: bookmarked services re-read only their
+    # lookback, the others everything.
+    bookmarked = {service for (_, service) in bookmarks_in(saved)}
+    assert bookmarked, "no kill came late enough to leave a bookmark"
+    services = {service for (_, service) in truth["services"]}
+    full_window = (end - start).days + 1
+    assert stats["metric_days_by_service"] == {
+        service: LOOKBACK[vendor] + 1 if service in bookmarked else full_window
+        for service in services
+    }
+
+
+def test_sigterm_writes_the_state_of_exactly_what_was_emitted_and_exits_3(vendor, tmp_path):
+    summary_path = tmp_path / "summary.json"
+    with run_sandbox(sandbox_config(vendor, **SLOW[vendor])) as sandbox:
+        config = chaos_config(vendor, sandbox.url, max_concurrency=2,
+                              summary_path=str(summary_path))
+        truth = truth_of(sandbox.config, config)
+        tap = LiveTap(vendor, config, tmp_path, name="stopped")
+        assert tap.read_until(records_seen("metrics", 1))
+        tap.send(signal.SIGTERM)
+        stopped = tap.finish()
+        summary = json.loads(summary_path.read_text())
+        resumed = run_tap(vendor, config, tmp_path, state=stopped.final_state)
+
+    assert stopped.returncode == 3, stopped.stderr[-3000:]
+    assert stopped.messages[-1]["type"] == "STATE", "the last word of a stopped tap is its state"
+    assert summary["outcome"] == "interrupted"
+    _assert_state_covers_exactly_what_was_emitted(stopped.records, stopped.bookmarks(), truth,
+                                                  config)
+    assert len(stopped.bookmarks()) < len(truth["services"]), "the stop came after the end"
+
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_lands(vendor, [stopped, resumed], truth)
+    assert_states_never_ahead([stopped, resumed], truth, window(config)[0])
+
+
+def _assert_state_covers_exactly_what_was_emitted(
+    records: dict[str, list[dict[str, Any]]],
+    bookmarks: dict[tuple[str, str], str],
+    truth: dict[str, Any],
+    config: dict[str, Any],
+) -> None:
+    """A service is bookmarked iff its partition's records all went out."""
+    days = metric_keys_by_service(truth)
+    emitted: dict[tuple[str, str], set[str]] = {}
+    for record in records.get("metrics", []):
+        emitted.setdefault((record["account_id"], record["service_id"]), set()).add(
+            record["date"])
+    # Whatever was emitted is bookmarked (a partition's records go out all at once) ...
+    assert set(emitted) <= set(bookmarks)
+    for service, bookmark in bookmarks.items():
+        # ... to the end of the window, and only once every day of it went out.
+        assert bookmark == config["end_date"]
+        assert emitted.get(service, set()) == set(days.get(service, [])), service
