@@ -14,8 +14,9 @@ records, advances its bookmark and schedules its children. So:
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -45,6 +46,35 @@ class Partition:
     def describe(self) -> str:
         ids = " ".join(f"{k}={v}" for k, v in (self.context or {}).items())
         return f"stream '{self.stream.name}'" + (f" {ids}" if ids else "")
+
+    @property
+    def scope(self) -> str:
+        """The rate-limit bucket this partition's requests count against."""
+        scope_of = getattr(self.stream, "rate_limit_scope", None)
+        return str(scope_of(self.context)) if scope_of else ""
+
+
+# How far into a queue the scheduler looks for a partition of a less busy scope.
+SPREAD_SCAN = 64
+
+
+def pick_spread(queue: deque[Partition], busy: Counter[str]) -> Partition:
+    """Take the queued partition whose rate-limit scope has the fewest partitions in flight.
+
+    With per-org budgets, workers all waiting on a few spent orgs while other orgs' partitions
+    wait in the queue would leave those orgs' budgets unused; spreading the workers over the
+    scopes keeps every budget in use. Among equals, the oldest goes first.
+    """
+    best_index, best_busy = 0, None
+    for index, job in enumerate(itertools.islice(queue, SPREAD_SCAN)):
+        load = busy[job.scope]
+        if best_busy is None or load < best_busy:
+            best_index, best_busy = index, load
+            if load == 0:
+                break
+    job = queue[best_index]
+    del queue[best_index]
+    return job
 
 
 def fetch_partition(stream: Stream, context: Context | None) -> list[dict[str, Any]]:
@@ -77,6 +107,7 @@ class FanOutEngine:
         self._interrupted = interrupted
         self._waiting: list[deque[Partition]] = []
         self._emitters: dict[str, RecordEmitter] = {}
+        self._busy: Counter[str] = Counter()  # partitions in flight per rate-limit scope
 
     def run(self, roots: list[Stream]) -> None:
         """Sync the root streams and, through them, every selected descendant."""
@@ -92,9 +123,12 @@ class FanOutEngine:
                 self._stop_if_interrupted()
                 while len(in_flight) < self._max_concurrency and (job := self._next_waiting()):
                     in_flight[pool.submit(fetch_partition, job.stream, job.context)] = job
+                    self._busy[job.scope] += 1
                 done, _ = wait(in_flight, timeout=IDLE_TICK_S, return_when=FIRST_COMPLETED)
                 for future in done:
-                    self._complete(in_flight.pop(future), future)
+                    job = in_flight.pop(future)
+                    self._busy[job.scope] -= 1
+                    self._complete(job, future)
                 self._summary.maybe_log_progress()
                 self._emitter.maybe_write()
         finally:
@@ -115,7 +149,7 @@ class FanOutEngine:
     def _next_waiting(self) -> Partition | None:
         for queue in reversed(self._waiting):  # deepest first
             if queue:
-                return queue.popleft()
+                return pick_spread(queue, self._busy)
         return None
 
     def _complete(self, job: Partition, future: Future[list[dict[str, Any]]]) -> None:
