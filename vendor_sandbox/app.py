@@ -12,6 +12,7 @@ count in the stats, never a stack trace on the wire.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import threading
@@ -48,10 +49,17 @@ class SandboxApp:
         self._vendor: VendorApi = VendorX() if config.vendor == "x" else VendorY()
         self._worlds: dict[tuple[object, ...], World] = {}
         self._served = 0
+        # Vendor requests still to be refused with 429 whatever their budget says: a vendor
+        # cutting budgets for a moment (other jobs on the token, throttling). Set from Python
+        # by `Sandbox.refuse_next`; one counter, read and written on the event loop thread.
+        self._refuse_next = 0
 
     @property
     def config(self) -> SandboxConfig:
         return self._config
+
+    def refuse_next(self, count: int) -> None:
+        self._refuse_next = count
 
     def update(self, **changes: Any) -> SandboxConfig:
         # Requests read self._config once on arrival, so swapping the reference is enough.
@@ -86,6 +94,9 @@ class SandboxApp:
         request_id = f"req_{self._served:08d}"
         bucket = self._vendor.bucket(request, params, world, config)
         decision = self._limiter.hit(bucket, config.limit_per_window, config.rate_limit_window_s)
+        if self._refuse_next > 0 and not decision.limited:
+            self._refuse_next -= 1
+            decision = dataclasses.replace(decision, limited=True, remaining=0)
         template = route.template if route else "(unmatched)"
         self.stats.request_started(f"{request.method} {template}", decision.early)
         ctx = Context(config, today, world, request, params, request_id, time.time())

@@ -39,6 +39,11 @@ class Sandbox:
     def reset_stats(self) -> None:
         self._app.stats.reset()
 
+    def refuse_next(self, count: int) -> None:
+        """Answer the next `count` vendor requests 429 (with the usual rate-limit headers),
+        whatever the budget: a burst of 429s on demand, for clients' tests."""
+        self._app.refuse_next(count)  # one int assignment: safe from any thread
+
     def update(self, **changes: Any) -> SandboxConfig:
         """Change knobs live (e.g. clear faults, move `today`); returns the new config."""
         return self._app.update(**changes)

@@ -1,12 +1,10 @@
-"""A burst of 429s: mid-run, the vendor cuts the rate limit to a few requests per window,
-then restores it once the tap has been refused.
+"""A burst of 429s: mid-run, the vendor refuses the next few requests whatever the budget.
 
 The tap paces itself from the rate-limit headers, so against a steady budget it almost never
 sees a 429. Real budgets move under it (other jobs on the same token or org, a vendor
-throttling for a moment). Cutting the limit takes effect at once on the server, so the
-tap's next requests are refused however fast or slow the machine is; the trigger is the
-number of requests the tap has made since the burst was set up, read from the sandbox's
-stats.
+throttling for a moment). `Sandbox.refuse_next` refuses the tap's next requests however
+fast or slow the machine is; the trigger is the number of requests the tap has made since
+the burst was set up, read from the sandbox's stats.
 """
 
 from __future__ import annotations
@@ -19,16 +17,12 @@ from contextlib import contextmanager
 from vendor_sandbox import Sandbox
 
 POLL_S = 0.005
-# How long the cut lasts once the first 429 went out: long enough for a burst across the
-# tap's workers and scopes, shorter than a rate-limit window.
-HOLD_S = 0.3
 GIVE_UP_S = 30.0
 
 
 class ThrottleBurst:
     def __init__(self, sandbox: Sandbox, *, after_requests: int, cut_to: int) -> None:
-        """`cut_to`: the budget during the burst. Keep it at least the tap's concurrency:
-        below that, the kit's limiter can sleep a full minute (see the chaos report)."""
+        """`cut_to`: how many requests in a row are refused."""
         self.sandbox = sandbox
         self.after_requests = after_requests
         self.cut_to = cut_to
@@ -47,14 +41,12 @@ class ThrottleBurst:
         already = self.sandbox.stats()["requests_total"]
         if not self._wait_for("requests_total", already + self.after_requests):
             return
-        normal = self.sandbox.config.rate_limit
         refused = self.sandbox.stats()["rate_limited"]
-        self.sandbox.update(rate_limit=self.cut_to)
+        self.sandbox.refuse_next(self.cut_to)
         try:
             self.fired = self._wait_for("rate_limited", refused + 1)
-            self._stop.wait(HOLD_S)
         finally:
-            self.sandbox.update(rate_limit=normal)
+            self.sandbox.refuse_next(0)
 
     @contextmanager
     def running(self) -> Iterator[ThrottleBurst]:
