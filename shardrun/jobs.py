@@ -40,7 +40,7 @@ class PipeSpec:
 
 @dataclass(frozen=True)
 class MeltanoSpec:
-    """`meltano run --state-id-suffix shard-k-of-N <extractor> <loader>` in a project."""
+    """`meltano run <extractor>--shard-k-of-N <loader>` in a project (see meltano_mode)."""
 
     extractor: str
     loader: str

@@ -15,20 +15,15 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
-from pathlib import Path
 
+from shardrun.attempt import ShardAttempt
 from shardrun.jobs import (
-    STATUS_FAILED,
-    STATUS_OK,
     MeltanoSpec,
     ShardJob,
     ShardResult,
-    now_iso,
     shard_label,
-    this_process,
 )
-from shardrun.pipe import load_json, log_tail, resolve_executable
+from shardrun.pipe import resolve_executable
 from tapkit.settings import Shard
 
 
@@ -63,11 +58,8 @@ def meltano_command(job: ShardJob) -> list[str]:
 def run_meltano(job: ShardJob) -> ShardResult:
     assert isinstance(job.spec, MeltanoSpec)
     spec = job.spec
-    started, clock = now_iso(), time.monotonic()
-    shard_dir = Path(job.shard_dir)
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    summary_path = shard_dir / "summary.json"
-    summary_path.unlink(missing_ok=True)
+    attempt = ShardAttempt.begin(job)
+    shard_dir, summary_path = attempt.shard_dir, attempt.summary_path
     plugin = shard_extractor(spec.extractor, job.shard)
     env = {
         **os.environ,
@@ -80,16 +72,9 @@ def run_meltano(job: ShardJob) -> ShardResult:
         code = subprocess.call(  # noqa: S603 - the operator's meltano, no shell
             meltano_command(job), cwd=spec.project_root, env=env,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    ok = code == 0
-    return ShardResult(
-        shard=str(job.shard),
-        status=STATUS_OK if ok else STATUS_FAILED,
-        reason="" if ok else f"meltano run exited {code} (see meltano.log)",
+    return attempt.result(
+        ok=code == 0,
+        reason=f"meltano run exited {code} (see meltano.log)",
         exit_codes={"meltano": code},
-        summary=load_json(summary_path),
-        started_at=started,
-        duration_s=round(time.monotonic() - clock, 3),
-        ran_on=this_process(),
-        shard_dir=str(shard_dir),
-        log_tail="" if ok else log_tail(log_path),
+        failing_log=log_path,
     )

@@ -12,24 +12,20 @@ at least every `flush_interval_seconds`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import IO, Any
 
+from shardrun.attempt import ShardAttempt
+from shardrun.files import write_json_atomically
 from shardrun.jobs import (
-    STATUS_FAILED,
-    STATUS_OK,
     PipeSpec,
     ShardJob,
     ShardResult,
-    now_iso,
-    this_process,
 )
 from tapkit.tap import EXIT_CONFIGURATION, EXIT_INTERRUPTED, EXIT_PARTIAL_FAILURE
 
@@ -47,39 +43,11 @@ def resolve_executable(name: str) -> str:
     return found or name
 
 
-def write_json_atomically(path: Path, data: Any) -> None:
-    """Readers see the old file or the new one, never half of one. Owner-only: configs
-    carry credentials, and states and summaries are nobody else's business either."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    os.replace(temporary, path)
-
-
-def load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def run_pipe(job: ShardJob) -> ShardResult:
     assert isinstance(job.spec, PipeSpec)
     spec = job.spec
-    started, clock = now_iso(), time.monotonic()
-    shard_dir = Path(job.shard_dir)
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    summary_path = shard_dir / "summary.json"
-    summary_path.unlink(missing_ok=True)  # a summary left by an earlier run must not pass
+    attempt = ShardAttempt.begin(job)
+    shard_dir, summary_path = attempt.shard_dir, attempt.summary_path
     tap_config = shard_dir / "tap-config.json"
     target_config = shard_dir / "target-config.json"
     write_json_atomically(tap_config, {
@@ -116,20 +84,13 @@ def run_pipe(job: ShardJob) -> ShardResult:
                     process.kill()
                     process.wait()
 
-    status = STATUS_OK if tap_code == 0 and target_code == 0 else STATUS_FAILED
-    return ShardResult(
-        shard=str(job.shard),
-        status=status,
-        reason="" if status == STATUS_OK else _reason(tap_code, target_code, timer),
+    ok = tap_code == 0 and target_code == 0
+    return attempt.result(
+        ok=ok,
+        reason="" if ok else _reason(tap_code, target_code, timer),
         exit_codes={"tap": tap_code, "target": target_code},
-        summary=load_json(summary_path),
+        failing_log=shard_dir / ("target.log" if tap_code == 0 else "tap.log"),
         state=state,
-        started_at=started,
-        duration_s=round(time.monotonic() - clock, 3),
-        ran_on=this_process(),
-        shard_dir=str(shard_dir),
-        log_tail="" if status == STATUS_OK else log_tail(
-            shard_dir / ("target.log" if tap_code == 0 else "tap.log")),
     )
 
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shardrun.files import load_json, write_json_atomically
 from shardrun.jobs import STATUS_OK, STATUS_RUNNING, ShardResult, now_iso, shard_label
-from shardrun.pipe import load_json, write_json_atomically
 from tapkit.settings import Shard
 
 MANIFEST = "manifest.json"
