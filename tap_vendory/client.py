@@ -126,7 +126,6 @@ class VendorYStream(PartitionedStream):
                 yield from self._collect(path, params, context=context, what=what)
             except CursorExpired as expired:
                 self.logger.info("%s: cursor expired (%s); restarting the listing", what, expired)
-                self.fanout_tap.counters.add("listing_restarts")
                 continue
             return
         raise PartitionError(what, f"the cursor expired {MAX_LISTING_RESTARTS + 1} times in a row")

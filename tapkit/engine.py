@@ -80,8 +80,9 @@ def pick_spread(queue: deque[Partition], busy: Counter[str]) -> Partition:
 def fetch_partition(stream: Stream, context: Context | None) -> list[dict[str, Any]]:
     """Worker side: every record of one partition, post-processed, or an exception."""
     records = []
-    for raw in stream.get_records(dict(context) if context else None):
-        record = stream.post_process(raw, dict(context) if context else None)  # type: ignore[arg-type]
+    own_context = dict(context) if context else None  # the stream's copy, made once
+    for raw in stream.get_records(own_context):
+        record = stream.post_process(raw, own_context)  # type: ignore[arg-type]
         if record is not None:
             records.append(record)
     check_records(stream, context, records)  # a wrong type fails the partition, not the load

@@ -52,7 +52,6 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._budgets: dict[str, _Budget] = {}
-        self.waited_s = 0.0
 
     def acquire(self, scope: str) -> None:
         """Block until one request may be sent in `scope`, then count it."""
@@ -68,7 +67,6 @@ class RateLimiter:
             # Sleep in short steps: an answer arriving meanwhile may end the wait sooner
             # (a guessed window, a reset that came early).
             step = min(wait, MAX_SLEEP_STEP_S)
-            self.waited_s += step
             self._sleep(step)
 
     def observe(self, scope: str, info: RateLimitInfo) -> None:

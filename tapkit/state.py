@@ -89,7 +89,6 @@ class StateEmitter:
         self._last_write = clock()
         self._records_since = 0
         self._dirty = False
-        self.writes = 0
 
     def changed(self, records: int) -> None:
         """Bookmarks moved after `records` more records were emitted."""
@@ -105,7 +104,6 @@ class StateEmitter:
 
     def write_now(self) -> None:
         self._write(self._state)
-        self.writes += 1
         self._dirty = False
         self._records_since = 0
         self._last_write = self._clock()

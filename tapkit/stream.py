@@ -7,6 +7,7 @@ the fan-out engine only calls `get_records`, `post_process` and `completed_bookm
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from singer_sdk.helpers.types import Context, Record
@@ -78,9 +79,11 @@ class PartitionedStream(Stream):
 
     def get_child_context(self, record: Record, context: Context | None) -> dict | None:
         """Children get exactly the contract keys, nothing else."""
-        return {key: record[key] for key in self.child_context_keys()}
+        return {key: record[key] for key in self.child_context_keys}
 
+    @cached_property
     def child_context_keys(self) -> tuple[str, ...]:
+        # Asked once per parent record; the children are wired before any sync starts.
         keys: set[str] = set()
         for child in self.child_streams:
             keys.update(getattr(child, "context_keys", ()))
