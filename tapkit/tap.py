@@ -34,13 +34,14 @@ from singer_sdk.streams import Stream
 
 from tapkit import redaction
 from tapkit.counters import RunCounters
-from tapkit.engine import FanOutEngine
+from tapkit.engine import FanOutEngine, Partition
 from tapkit.error_rules import ErrorRules
 from tapkit.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from tapkit.http_client import HttpClient
 from tapkit.ratelimit import RateLimiter, RateLimitInfo
 from tapkit.settings import RunSettings, VendorDefaults
 from tapkit.state import PartitionStateBook, StateEmitter
+from tapkit.steps import PartitionPlan, WholePartitionPlan
 from tapkit.stream import PartitionedStream
 from tapkit.summary import RunSummary
 from tapkit.writer import StateFlushingWriter
@@ -157,12 +158,12 @@ class FanOutTap(Tap):
                                every_s=settings.state_interval_s,
                                every_records=STATE_EVERY_RECORDS)
         engine = FanOutEngine(
-            book=self.state_book,
             emitter=emitter,
             summary=summary,
             max_concurrency=settings.max_concurrency,
-            completed_bookmark=_completed_bookmark,
+            plan_for=plan_partition,
             interrupted=lambda: self._interrupted_by,
+            steps_per_partition=settings.partition_concurrency,
         )
         roots = [
             stream for stream in self.streams.values()
@@ -237,10 +238,12 @@ class FanOutTap(Tap):
             _exit(EXIT_INTERRUPTED)
 
 
-def _completed_bookmark(stream: Any, context: Any, records: list[dict[str, Any]]) -> Any:
+def plan_partition(partition: Partition) -> PartitionPlan:
+    """The kit's streams plan their own partitions; any other stream is fetched whole."""
+    stream = partition.stream
     if isinstance(stream, PartitionedStream):
-        return stream.completed_bookmark(context, records)
-    return None
+        return stream.plan_partition(partition.context, partition.hints)
+    return WholePartitionPlan(stream, partition.context)
 
 
 def _exit(code: int) -> None:
