@@ -163,7 +163,7 @@ class VendorY(VendorApi):
         return [
             ("X-RateLimit-Limit", str(decision.limit)),
             ("X-RateLimit-Remaining", str(decision.remaining)),
-            ("X-RateLimit-Period", str(math.ceil(config.rate_limit_window_s))),
+            ("X-RateLimit-Period", str(math.ceil(config.window_s))),
             ("X-RateLimit-Reset", str(math.ceil(decision.seconds_to_reset()))),
         ]
 
