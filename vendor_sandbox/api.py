@@ -19,7 +19,7 @@ from vendor_sandbox.config import SandboxConfig
 from vendor_sandbox.faults import Fault
 from vendor_sandbox.httpserver import Request, Response
 from vendor_sandbox.ratelimit import Decision, Limiter, RateLimiter
-from vendor_sandbox.world import World
+from vendor_sandbox.world import Account, Service, World
 
 NO_FAULT = Fault(None, 0.0, 0)
 Scope = Literal["auth", "accounts", "services", "metrics"]
@@ -82,6 +82,25 @@ def parse_int(query: Mapping[str, str], name: str, default: int, low: int, high:
     if not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
         raise ApiError(400, "invalid_parameter", f"{name} must be an integer in {low}..{high}")
     return int(text)
+
+
+def account_in_path(ctx: Context, param: str, noun: str) -> Account:
+    """The account the path names, else 404 '<noun> not found'."""
+    account = ctx.world.account_by_id.get(ctx.params[param])
+    if account is None:
+        raise ApiError(404, "not_found", f"{noun} not found")
+    return account
+
+
+def service_in_path(
+    ctx: Context, account_param: str, param: str, nouns: tuple[str, str]
+) -> Service:
+    """The service the path names, which must belong to the path's account, else 404."""
+    account = account_in_path(ctx, account_param, nouns[0])
+    service = ctx.world.service_by_id.get(ctx.params[param])
+    if service is None or service.account_id != account.id:
+        raise ApiError(404, "not_found", f"{nouns[1]} not found")
+    return service
 
 
 class VendorApi(abc.ABC):

@@ -21,7 +21,16 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from vendor_sandbox.api import ApiError, Context, Route, VendorApi, json_response, parse_int
+from vendor_sandbox.api import (
+    ApiError,
+    Context,
+    Route,
+    VendorApi,
+    account_in_path,
+    json_response,
+    parse_int,
+    service_in_path,
+)
 from vendor_sandbox.config import CONTRACT_PAGE_MAX, DEFAULT_PAGE_SIZE, SandboxConfig
 from vendor_sandbox.hashing import unit
 from vendor_sandbox.httpserver import Request, Response
@@ -96,19 +105,12 @@ def _page(ctx: Context, items: list[dict[str, Any]]) -> Response:
     return json_response(200, {"data": items[(page - 1) * per_page : page * per_page]}, headers)
 
 
-def _workspace(ctx: Context) -> Account:
-    workspace = ctx.world.account_by_id.get(ctx.params["workspace_id"])
-    if workspace is None:
-        raise ApiError(404, "not_found", "workspace not found")
-    return workspace
-
-
 def list_workspaces(ctx: Context) -> Response:
     return _page(ctx, [workspace_json(account) for account in ctx.world.accounts])
 
 
 def list_projects(ctx: Context) -> Response:
-    workspace = _workspace(ctx)
+    workspace = account_in_path(ctx, "workspace_id", "workspace")
     return _page(ctx, [project_json(p) for p in ctx.world.services[workspace.id]])
 
 
@@ -197,10 +199,7 @@ class VendorZ(VendorApi):
     # --- reports -----------------------------------------------------------------------
 
     def create_report(self, ctx: Context) -> Response:
-        workspace = _workspace(ctx)
-        project = ctx.world.service_by_id.get(ctx.params["project_id"])
-        if project is None or project.account_id != workspace.id:
-            raise ApiError(404, "not_found", "project not found")
+        project = service_in_path(ctx, "workspace_id", "project_id", ("workspace", "project"))
         body = _json_body(ctx.request)
         first, last = _day(body, "from"), _day(body, "to")
         if first > last:
