@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
-from urllib3.exceptions import HTTPError, SSLError, TimeoutError
+from urllib3.exceptions import HTTPError, SSLError
 
 from singer_fanout.answer import Answer
 from singer_fanout.counters import RunCounters
@@ -26,13 +27,18 @@ from singer_fanout.errors import (
     CredentialRejected,
     CursorExpired,
     PartitionError,
+    PermissionDenied,
     RetryableError,
+    TransportFailure,
 )
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
+from singer_fanout.transport import describe_transport_error, host_of
 
 logger = logging.getLogger("singer_fanout.http")
 
 RateLimitParser = Callable[[Mapping[str, str]], RateLimitInfo]
+# The `what` of a credential check: the run's first successful request, sent again.
+_CREDENTIAL_CHECK = "credential check (the run's first successful request, sent again)"
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,10 @@ class HttpClient:
         self._sleep = sleep
         self._pool_lock = threading.Lock()
         self._pool: urllib3.PoolManager | None = None
+        # The first request that succeeded: proof that the credential worked, and what is
+        # sent again to tell a revoked credential from one account's missing permission.
+        self._proof: tuple[str, dict[str, Any], str] | None = None
+        self._answered = False  # any HTTP answer at all, whatever its status
 
     def close(self) -> None:
         with self._pool_lock:
@@ -95,7 +105,18 @@ class HttpClient:
         rate_limited = 0
         while True:
             try:
-                return self._attempt(url, params, scope=scope, what=what)
+                payload = self._attempt(url, params, scope=scope, what=what)
+                if self._proof is None:
+                    self._proof = (url, dict(params), scope)
+                return payload
+            except PartitionError as error:
+                if error.status == 404 and self._proof is None:
+                    # Nothing has worked yet and the very first listing does not exist:
+                    # the base URL is wrong, not one account.
+                    raise ConfigurationProblem(
+                        "api_url", _not_found_hint(self.base_url, path, error.detail)
+                    ) from None
+                raise
             except _RateLimited as limited:
                 # Waiting out a rate limit is not a failure of the request; it has its own,
                 # larger budget so that a server that never lets us through still ends.
@@ -107,6 +128,13 @@ class HttpClient:
             except RetryableError as retryable:
                 failures += 1
                 if failures >= self._retry.max_attempts:
+                    if isinstance(retryable, TransportFailure) and not self._answered:
+                        # Not one HTTP answer in the whole run: the endpoint is wrong or
+                        # unreachable from here, and every other partition would fail too.
+                        raise ConfigurationProblem(
+                            "api_url", f"cannot reach api_url {self.base_url}: "
+                            f"{retryable.detail} (gave up after {failures} attempts)",
+                        ) from None
                     raise PartitionError(
                         what, f"{retryable.detail} (gave up after {failures} attempts)"
                     ) from None
@@ -128,16 +156,14 @@ class HttpClient:
                                         read=self._retry.read_timeout_s),
                 retries=False, redirect=False,
             )
-        except TimeoutError as timeout:
-            raise RetryableError(f"timed out ({type(timeout).__name__})") from None
         except SSLError as error:
-            # A certificate that does not verify will not verify on the next attempt either.
-            raise ConfigurationProblem(
-                "ca_bundle", f"TLS verification of {self.base_url} failed ({error}); for a "
-                "private CA set ca_bundle to its PEM file",
-            ) from None
+            raise self._tls_problem(error) from None
         except HTTPError as error:
-            raise RetryableError(f"connection failed ({type(error).__name__})") from None
+            raise TransportFailure(
+                f"{describe_transport_error(error)} talking to {host_of(url)} "
+                f"(api_url {self.base_url})"
+            ) from None
+        self._answered = True
         response = Answer(raw.status, raw.headers, raw.data)
         self._limiter.observe(scope, self._parse_rate_limit(response.headers))
         return self._judge(response, scope=scope, what=what)
@@ -168,10 +194,41 @@ class HttpClient:
             # The limiter now holds this and every other request in the scope until then.
             raise _RateLimited(detail)
         if action is Action.AUTH_FAILED:
-            raise CredentialRejected(self._credential_setting, response.status_code, detail)
+            setting, status = self._credential_setting, response.status_code
+            if self._proof is None:
+                raise CredentialRejected(setting, status, detail)
+            if what == _CREDENTIAL_CHECK:
+                raise CredentialRejected(setting, status, detail, mid_run=True)
+            self._check_credential()
+            raise PermissionDenied(what, detail, status=status, setting=setting)
         if action is Action.RESTART_LISTING:
             raise CursorExpired(detail)
         raise PartitionError(what, detail, status=response.status_code)
+
+    def _check_credential(self) -> None:
+        """Send the run's first successful request again: refused too means the credential
+        itself was revoked (CredentialRejected, the run stops); anything else means only the
+        partition at hand is out of the credential's reach."""
+        assert self._proof is not None
+        url, params, scope = self._proof
+        try:
+            self._attempt(url, params, scope=scope, what=_CREDENTIAL_CHECK)
+        except CredentialRejected:
+            raise
+        except Exception as error:  # a 5xx or 429 says nothing about the credential
+            logger.debug("credential check inconclusive: %s", error)
+
+    def _tls_problem(self, error: SSLError) -> ConfigurationProblem:
+        # A TLS failure will not go away on the next attempt: it is the endpoint or the CAs.
+        where = f"{host_of(self.base_url)} (api_url {self.base_url})"
+        if "certificate" in str(error).lower():
+            return ConfigurationProblem(
+                "ca_bundle", f"TLS failure: the certificate of {where} did not verify "
+                f"({error}); for a private CA set ca_bundle to its PEM file",
+            )
+        return ConfigurationProblem(
+            "api_url", f"TLS failure talking to {where} ({error}); is it an https endpoint?"
+        )
 
     def _capped_hint(self, response: Answer, what: str) -> float | None:
         hint = self._rules.wait_hint(response)
@@ -202,6 +259,23 @@ class HttpClient:
                     cert_reqs="CERT_REQUIRED", ca_certs=self._retry.ca_bundle,
                 )
             return self._pool
+
+
+def _not_found_hint(base_url: str, path: str, detail: str) -> str:
+    """Why the run's first request found nothing: most often a path prefix given twice."""
+    base_path = urlsplit(base_url).path.rstrip("/")
+    request = f"{base_path}{path}"
+    segments = [s for s in base_path.split("/") if s]
+    wanted = [s for s in path.split("/") if s]
+    for size in range(len(segments), 0, -1):
+        if segments[-size:] == wanted[:size]:
+            prefix = "/" + "/".join(segments[-size:])
+            fixed = base_url[: len(base_url) - len(prefix)] or base_url
+            return (f"{base_url!r} already ends with {prefix!r}, which the tap adds itself: "
+                    f"the first request went to {request} ({detail}); set api_url to "
+                    f"{fixed!r}")
+    return (f"the first request, {request}, does not exist ({detail}); api_url should be "
+            "the vendor's base URL (scheme and host, and a proxy's path prefix if any)")
 
 
 class _RateLimited(RetryableError):

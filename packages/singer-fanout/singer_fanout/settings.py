@@ -20,6 +20,7 @@ from singer_sdk import typing as th
 from singer_fanout.dates import parse_day, utc_today
 from singer_fanout.errors import ConfigurationProblem
 from singer_fanout.http_client import RetrySettings
+from singer_fanout.transport import INSECURE_OPT_IN, check_api_url
 
 DEFAULT_START_DAYS_AGO = 30
 
@@ -40,8 +41,14 @@ class VendorDefaults:
 def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
     return th.PropertiesList(
         th.Property("api_url", th.StringType, default=vendor.production_url,
-                    description="Base URL of the vendor API. Point it at the sandbox or a proxy "
-                    "for tests."),
+                    description="Base URL of the vendor API (scheme and host, without the "
+                    "API's own path such as `/v1`). Point it at the sandbox or a proxy for "
+                    "tests. Must be `https://` unless the host is loopback or "
+                    "`allow_insecure_http` is set."),
+        th.Property(INSECURE_OPT_IN, th.BooleanType, default=False,
+                    description="Allow a plain `http://` `api_url` on a host other than "
+                    "loopback (the credential then crosses the network unencrypted). Only for "
+                    "a private path such as a sidecar proxy."),
         th.Property(vendor.credential_setting, th.StringType, secret=True,
                     description=vendor.credential_help + " Not needed when `sandbox` is true."),
         th.Property("sandbox", th.BooleanType, default=False,
@@ -141,6 +148,7 @@ class RunSettings:
     progress_interval_s: float
     summary_path: str | None
     shard: Shard | None = None
+    api_url: str = ""  # validated; unused in sandbox mode
 
     def wants_account(self, account_id: str) -> bool:
         """Whether this run syncs the account: the allow-list and the shard both agree."""
@@ -173,6 +181,11 @@ class RunSettings:
                 "page_size", f"{page_size} is more than the vendor allows ({vendor.max_page_size})"
             )
         accounts = config.get("account_ids")
+        api_url = config.get("api_url") or vendor.production_url
+        if not config.get("sandbox"):
+            api_url = check_api_url(
+                api_url, allow_insecure_http=config.get(INSECURE_OPT_IN) is True
+            )
         ca_bundle = config.get("ca_bundle") or None
         if ca_bundle is not None and not Path(ca_bundle).is_file():
             raise ConfigurationProblem(
@@ -199,6 +212,7 @@ class RunSettings:
             progress_interval_s=_positive_number(config, "progress_interval_seconds", 30),
             summary_path=config.get("summary_path"),
             shard=Shard.parse(config["shard"]) if config.get("shard") else None,
+            api_url=api_url,
         )
 
 

@@ -117,7 +117,7 @@ class FanOutTap(Tap):
             base_url, credential = self._resources.enter_context(self.open_sandbox())
             self.logger.info("sandbox mode: syncing from the bundled sandbox at %s", base_url)
         else:
-            base_url = self.config.get("api_url") or self.vendor.production_url
+            base_url = settings.api_url
             credential = self.config[self.vendor.credential_setting]
         redaction.install([credential])
         client = HttpClient(

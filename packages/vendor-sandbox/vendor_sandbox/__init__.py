@@ -1,4 +1,4 @@
-"""A deterministic simulator of the VendorX and VendorY APIs, served over HTTP on loopback.
+"""A deterministic simulator of the VendorX, VendorY and VendorZ APIs, served over HTTP on loopback.
 
     from vendor_sandbox import SandboxConfig, run_sandbox, truth_records
 

@@ -25,7 +25,7 @@ EXIT_USAGE = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vendor-sandbox", description="Simulated VendorX / VendorY APIs on loopback."
+        prog="vendor-sandbox", description="Simulated VendorX / VendorY / VendorZ APIs on loopback."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve one vendor API until SIGINT/SIGTERM")

@@ -18,11 +18,11 @@ from typing import Any, Literal
 from vendor_sandbox.config import SandboxConfig
 from vendor_sandbox.faults import Fault
 from vendor_sandbox.httpserver import Request, Response
-from vendor_sandbox.ratelimit import Decision
-from vendor_sandbox.world import World
+from vendor_sandbox.ratelimit import Decision, Limiter, RateLimiter
+from vendor_sandbox.world import Account, Service, World
 
 NO_FAULT = Fault(None, 0.0, 0)
-Scope = Literal["accounts", "services", "metrics"]
+Scope = Literal["auth", "accounts", "services", "metrics"]
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -58,6 +58,8 @@ class Route:
     template: str  # "/v1/accounts/{account_id}/services"
     handler: Handler
     scope: Scope
+    method: str = "GET"
+    public: bool = False  # answered without credentials (an OAuth token endpoint)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -82,10 +84,29 @@ def parse_int(query: Mapping[str, str], name: str, default: int, low: int, high:
     return int(text)
 
 
+def account_in_path(ctx: Context, param: str, noun: str) -> Account:
+    """The account the path names, else 404 '<noun> not found'."""
+    account = ctx.world.account_by_id.get(ctx.params[param])
+    if account is None:
+        raise ApiError(404, "not_found", f"{noun} not found")
+    return account
+
+
+def service_in_path(
+    ctx: Context, account_param: str, param: str, nouns: tuple[str, str]
+) -> Service:
+    """The service the path names, which must belong to the path's account, else 404."""
+    account = account_in_path(ctx, account_param, nouns[0])
+    service = ctx.world.service_by_id.get(ctx.params[param])
+    if service is None or service.account_id != account.id:
+        raise ApiError(404, "not_found", f"{nouns[1]} not found")
+    return service
+
+
 class VendorApi(abc.ABC):
     """One vendor's wire dialect."""
 
-    name: str  # "x" / "y"
+    name: str  # "x" / "y" / "z"
     routes: tuple[Route, ...]
     account_param: str  # path parameter naming the account ("account_id" / "org_id")
     service_param: str
@@ -105,6 +126,10 @@ class VendorApi(abc.ABC):
         self, request: Request, params: dict[str, str], world: World, config: SandboxConfig
     ) -> str:
         """Rate-limit bucket of the request."""
+
+    def make_limiter(self) -> Limiter:
+        """How this vendor counts requests against budgets (fixed windows by default)."""
+        return RateLimiter()
 
     @abc.abstractmethod
     def rate_headers(self, decision: Decision, config: SandboxConfig) -> list[tuple[str, str]]:

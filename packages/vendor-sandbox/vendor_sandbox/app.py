@@ -1,10 +1,12 @@
-"""The request pipeline shared by both vendors.
+"""The request pipeline shared by every vendor.
 
 Order, per request: count it against its rate-limit bucket (and spot early retries),
 sleep the simulated latency, then answer the first that applies: unknown route 404,
-non-GET 405, rate limit 429, auth 401/403, forced failure (fail_services /
-fail_accounts) 500, injected fault, the route's handler (whose 200 `hostile_services`
-may then spoil, see hostile.py). Whatever happens, the answer carries the rate-limit
+a method the route does not take 405, rate limit 429, auth 401/403 (not on public routes
+such as an OAuth token endpoint), forced failure (fail_services / fail_accounts) 500,
+injected fault, the route's handler (whose 200 `hostile_services` may then spoil, see
+hostile.py). A stall fault on a write is slept after the handler ran: the write happened,
+but the client that timed out cannot know it. Whatever happens, the answer carries the rate-limit
 headers, and an unexpected exception becomes the vendor's 500 body, a log line and a
 count in the stats, never a stack trace on the wire.
 """
@@ -26,10 +28,11 @@ from vendor_sandbox.config import SandboxConfig
 from vendor_sandbox.faults import FaultPlanner
 from vendor_sandbox.hashing import unit
 from vendor_sandbox.httpserver import Request, Response
-from vendor_sandbox.ratelimit import Decision, RateLimiter
+from vendor_sandbox.ratelimit import Decision
 from vendor_sandbox.stats import Stats
 from vendor_sandbox.vendor_x import VendorX
 from vendor_sandbox.vendor_y import VendorY
+from vendor_sandbox.vendor_z import VendorZ
 from vendor_sandbox.world import World, build_world, world_key
 
 log = logging.getLogger("vendor_sandbox")
@@ -44,9 +47,9 @@ class SandboxApp:
         self._config = config
         self._config_lock = threading.Lock()
         self.stats = Stats()
-        self._limiter = RateLimiter()
         self._faults = FaultPlanner()
-        self._vendor: VendorApi = VendorX() if config.vendor == "x" else VendorY()
+        self._vendor = _vendor_api(config, self.stats)
+        self._limiter = self._vendor.make_limiter()
         self._worlds: dict[tuple[object, ...], World] = {}
         self._served = 0
         # Vendor requests still to be refused with 429 whatever their budget says: a vendor
@@ -60,6 +63,11 @@ class SandboxApp:
 
     def refuse_next(self, count: int) -> None:
         self._refuse_next = count
+
+    def revoke_tokens(self) -> None:
+        if not isinstance(self._vendor, VendorZ):
+            raise ValueError("only VendorZ issues access tokens")
+        self._vendor.revoke_tokens()
 
     def update(self, **changes: Any) -> SandboxConfig:
         # Requests read self._config once on arrival, so swapping the reference is enough.
@@ -93,7 +101,7 @@ class SandboxApp:
         self._served += 1
         request_id = f"req_{self._served:08d}"
         bucket = self._vendor.bucket(request, params, world, config)
-        decision = self._limiter.hit(bucket, config.limit_per_window, config.rate_limit_window_s)
+        decision = self._limiter.hit(bucket, config.limit_per_window, config.window_s)
         if self._refuse_next > 0 and not decision.limited:
             self._refuse_next -= 1
             decision = dataclasses.replace(decision, limited=True, remaining=0)
@@ -142,9 +150,10 @@ class SandboxApp:
             return refusal
         key = vendor.fault_key(ctx.request, config)
         ctx.fault = self._faults.decide(config, key, vendor.applicable_faults(route, ctx.request))
+        late_write = ctx.fault.kind == "stall" and ctx.request.method != "GET"
         if ctx.fault.kind:
             self.stats.fault(ctx.fault.kind)
-            if ctx.fault.kind == "stall":
+            if ctx.fault.kind == "stall" and not late_write:
                 await asyncio.sleep(config.stall_s)
             injected = vendor.fault_response(ctx)
             if injected is not None:
@@ -153,6 +162,9 @@ class SandboxApp:
             response = route.handler(ctx)
         except ApiError as exc:
             return vendor.error(exc.status, exc.code, exc.message, ctx.request_id)
+        finally:
+            if late_write:
+                await asyncio.sleep(config.stall_s)
         response = hostile.apply(ctx, vendor, route, response, self.stats)
         if response.status == 200 and ctx.metric_days is not None:
             self.stats.metric_days(*ctx.metric_days)
@@ -161,13 +173,15 @@ class SandboxApp:
     def _refusal(self, ctx: Context, route: Route, decision: Decision) -> Response | None:
         """The contract's refusals, in precedence order, before any fault or handler."""
         vendor, request_id = self._vendor, ctx.request_id
-        if ctx.request.method != "GET":
-            response = vendor.error(405, "method_not_allowed", "only GET is supported", request_id)
-            response.headers.append(("Allow", "GET"))
+        if ctx.request.method != route.method:
+            response = vendor.error(
+                405, "method_not_allowed", f"only {route.method} is supported", request_id
+            )
+            response.headers.append(("Allow", route.method))
             return response
         if decision.limited:
             return vendor.too_many(decision, request_id)
-        if not vendor.authorized(ctx.request, ctx.config):
+        if not route.public and not vendor.authorized(ctx.request, ctx.config):
             return vendor.auth_failure(request_id)
         forced = _forced_failure(vendor, route, ctx.params, ctx.config)
         if forced:
@@ -191,6 +205,12 @@ class SandboxApp:
         return self._vendor.error(
             404, "not_found", f"no such resource: {request.path}", "req_sandbox"
         )
+
+
+def _vendor_api(config: SandboxConfig, stats: Stats) -> VendorApi:
+    if config.vendor == "z":
+        return VendorZ(stats)
+    return VendorX() if config.vendor == "x" else VendorY()
 
 
 def _forced_failure(

@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-VENDORS = ("x", "y")
-CONTRACT_PAGE_MAX = {"x": 100, "y": 200}
-DEFAULT_PAGE_SIZE = {"x": 25, "y": 100}
-CONTRACT_RATE_LIMIT = {"x": 600, "y": 100}
+VENDORS = ("x", "y", "z")
+CONTRACT_PAGE_MAX = {"x": 100, "y": 200, "z": 100}
+DEFAULT_PAGE_SIZE = {"x": 25, "y": 100, "z": 50}
+CONTRACT_RATE_LIMIT = {"x": 600, "y": 100, "z": 20}
+# X and Y count requests per fixed 60 s window; VendorZ's token bucket refills per second.
+CONTRACT_RATE_WINDOW_S = {"x": 60.0, "y": 60.0, "z": 1.0}
 # Fault kinds share one draw per request (see faults.py), so their rates must fit in [0, 1].
 FAULT_RATE_FIELDS = (
     "error_5xx_rate",
@@ -52,6 +54,7 @@ HOSTILE_MODES = (
     "unknown_fields",
     "repeat_cursor",
     "huge_page",
+    "foreign_link",
 )
 
 
@@ -86,7 +89,7 @@ def _rate(help_text: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    vendor: Literal["x", "y"]
+    vendor: Literal["x", "y", "z"]
     seed: int = field(default=0, metadata=_flag("seed of all generated data and faults", int))
     today: datetime.date | None = field(
         default=None,
@@ -141,9 +144,13 @@ class SandboxConfig:
             "requests per window per bucket (default: X 600 per token, Y 100 per org)", int
         ),
     )
-    rate_limit_window_s: float = field(
-        default=60.0,
-        metadata=_flag("fixed rate-limit window length", float),
+    rate_limit_window_s: float | None = field(
+        default=None,
+        metadata=_flag(
+            "fixed rate-limit window length (X, Y; default 60 s), or the time VendorZ's token "
+            "bucket takes to refill rate_limit tokens (default 1 s)",
+            float,
+        ),
     )
     error_5xx_rate: float = field(default=0.0, metadata=_rate("transient 5xx with a JSON body"))
     retry_after_503_rate: float = field(
@@ -167,6 +174,23 @@ class SandboxConfig:
         default=0.0, metadata=_rate("VendorY request with a cursor answered invalid_cursor")
     )
     cursor_ttl_s: float = field(default=600.0, metadata=_flag("VendorY cursor lifetime", float))
+    failed_report_rate: float = field(
+        default=0.0, metadata=_rate("VendorZ report that ends `failed` instead of `ready`")
+    )
+    report_delay_s: float = field(
+        default=3.0, metadata=_flag("VendorZ: seconds from a report's creation to `ready`", float)
+    )
+    report_ttl_s: float = field(
+        default=600.0,
+        metadata=_flag("VendorZ: seconds a ready report stays downloadable (then 410)", float),
+    )
+    token_ttl_s: float = field(
+        default=3600.0, metadata=_flag("VendorZ: lifetime of an OAuth access token", float)
+    )
+    client_id: str = field(
+        default="sandbox-client",
+        metadata=_flag("VendorZ: accepted OAuth client id (the secret is `token`)", str),
+    )
     fail_services: frozenset[str] = field(
         default=frozenset(),
         metadata=_flag("service ids whose metrics always answer 500 (comma separated)", parse_ids),
@@ -185,7 +209,7 @@ class SandboxConfig:
     )
     token: str = field(
         default="sandbox-token",
-        metadata=_flag("accepted bearer token (X) / API key (Y)", str),
+        metadata=_flag("accepted bearer token (X) / API key (Y) / client secret (Z)", str),
     )
 
     def __post_init__(self) -> None:
@@ -210,7 +234,7 @@ class SandboxConfig:
 
     def _validate(self) -> None:
         if self.vendor not in VENDORS:
-            raise ValueError(f"vendor must be 'x' or 'y', not {self.vendor!r}")
+            raise ValueError(f"vendor must be one of {', '.join(VENDORS)}, not {self.vendor!r}")
         bind_address(self.host)
         low, high = self.services_per_account
         checks = {
@@ -220,7 +244,11 @@ class SandboxConfig:
             "port must be in 0..65535": 0 <= self.port <= 65535,
             "max_page_size must be >= 1": self.max_page_size is None or self.max_page_size >= 1,
             "rate_limit must be >= 1": self.rate_limit is None or self.rate_limit >= 1,
-            "rate_limit_window_s must be > 0": self.rate_limit_window_s > 0,
+            "rate_limit_window_s must be > 0": (
+                self.rate_limit_window_s is None or self.rate_limit_window_s > 0
+            ),
+            "report_delay_s must be >= 0": self.report_delay_s >= 0,
+            "report_ttl_s, token_ttl_s must be > 0": min(self.report_ttl_s, self.token_ttl_s) > 0,
             "latency_ms, jitter_ms, stall_s must be >= 0": min(
                 self.latency_ms, self.jitter_ms, self.stall_s
             )
@@ -228,15 +256,20 @@ class SandboxConfig:
             "retry_after_s must be >= 0": self.retry_after_s >= 0,
             "cursor_ttl_s must be > 0": self.cursor_ttl_s > 0,
         }
-        for name in (*FAULT_RATE_FIELDS, "deleted_service_rate", "revision_rate"):
+        for name in (*FAULT_RATE_FIELDS, "deleted_service_rate", "revision_rate",
+                     "failed_report_rate"):
             checks[f"{name} must be in 0..1"] = 0.0 <= getattr(self, name) <= 1.0
         total = sum(getattr(self, name) for name in FAULT_RATE_FIELDS)
         checks["the fault rates must add up to at most 1"] = total <= 1.0 + 1e-9
         unknown = sorted({mode for _, mode in self.hostile_services} - set(HOSTILE_MODES))
         checks[f"hostile_services modes must be among {', '.join(HOSTILE_MODES)}, not "
                f"{', '.join(unknown)}"] = not unknown
+        modes = set(dict(self.hostile_services).values())
         checks["hostile_services mode repeat_cursor must only be used with vendor y"] = (
-            self.vendor == "y" or "repeat_cursor" not in dict(self.hostile_services).values()
+            self.vendor == "y" or "repeat_cursor" not in modes
+        )
+        checks["hostile_services mode foreign_link must only be used with vendor z"] = (
+            self.vendor == "z" or "foreign_link" not in modes
         )
         for message, ok in checks.items():
             if not ok:
@@ -253,6 +286,13 @@ class SandboxConfig:
     @property
     def limit_per_window(self) -> int:
         return CONTRACT_RATE_LIMIT[self.vendor] if self.rate_limit is None else self.rate_limit
+
+    @property
+    def window_s(self) -> float:
+        """The rate-limit window (X, Y) or the bucket's refill time (Z) in effect."""
+        if self.rate_limit_window_s is None:
+            return CONTRACT_RATE_WINDOW_S[self.vendor]
+        return self.rate_limit_window_s
 
     def hostile_mode(self, target_id: str) -> str | None:
         """The hostile mode configured for an account or service id, if any."""

@@ -19,12 +19,16 @@ are. Every mode is deterministic: the same request gets the same hostile body.
 | unknown_fields | every item gains a new field; Y usage also gains rows of a new metric |
 | repeat_cursor | (Y only) `next_cursor` repeats the cursor of the request, forever |
 | huge_page | items are padded with an unknown field to about 1 MiB per page |
+| foreign_link | (Z only) the `Link` next page points at another host |
+
+VendorZ's report answers are CSV or 202s: only its JSON listings are spoiled.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +42,7 @@ HUGE_PAGE_BYTES = 1 << 20
 NEW_FIELD = "sandbox_new_field"
 PADDING_FIELD = "sandbox_padding"
 NEW_METRIC = "gpu_seconds"
+FOREIGN_HOST = "vendorz.attacker.example"
 Converter = Callable[[Any], Any]
 
 
@@ -58,6 +63,7 @@ WRONG_TYPES: dict[tuple[str, str], dict[str, Converter]] = {
     ("x", "metrics"): {"requests": str},
     ("y", "services"): {"created_ts": _iso_of},
     ("y", "metrics"): {"estimated": lambda flag: "true" if flag else "false"},
+    ("z", "services"): {"created_at": _epoch_of},
 }
 # (vendor, route scope) -> the field each item loses: the one that identifies it.
 MISSING_FIELDS: dict[tuple[str, str], str] = {
@@ -65,6 +71,7 @@ MISSING_FIELDS: dict[tuple[str, str], str] = {
     ("x", "metrics"): "date",
     ("y", "services"): "app_id",
     ("y", "metrics"): "ts",
+    ("z", "services"): "id",
 }
 
 
@@ -78,7 +85,7 @@ class Spot:
 
     @property
     def items_key(self) -> str:
-        return "data" if self.vendor == "x" else "items"
+        return "items" if self.vendor == "y" else "data"
 
 
 def apply(ctx: Context, vendor: VendorApi, route: Route, response: Response,
@@ -88,9 +95,16 @@ def apply(ctx: Context, vendor: VendorApi, route: Route, response: Response,
         return response
     param = {"services": vendor.account_param, "metrics": vendor.service_param}.get(route.scope)
     mode = ctx.config.hostile_mode(ctx.params.get(param, "")) if param else None
-    if mode is None:
+    if mode is None or not response.content_type.startswith("application/json"):
         return response
     stats.fault(f"hostile_{mode}")
+    if mode == "foreign_link":
+        headers = [
+            (name, re.sub(r"<https?://[^/>]+", f"<http://{FOREIGN_HOST}", value))
+            if name == "Link" else (name, value)
+            for name, value in response.headers
+        ]
+        return Response(200, response.body, response.content_type, headers)
     if mode == "malformed_json":
         body = response.body[: len(response.body) // 2]
     else:

@@ -32,6 +32,7 @@ class Request:
     query: dict[str, str]  # first value of each parameter
     headers: dict[str, str]  # lower-case names
     version: str = "HTTP/1.1"
+    body: bytes = b""
 
 
 @dataclass
@@ -171,7 +172,7 @@ class HttpServer:
                 return
 
     async def _read_body(self, reader: asyncio.StreamReader, request: Request) -> None:
-        """Read and discard a body (GET bodies have no meaning here, but framing must hold)."""
+        """Read the body into `request.body` (POSTs carry one; framing must hold for all)."""
         if "transfer-encoding" in request.headers:
             raise BadRequest(400, "chunked request bodies are not supported")
         length_text = request.headers.get("content-length", "0")
@@ -181,7 +182,7 @@ class HttpServer:
         if length > MAX_BODY_BYTES:
             raise BadRequest(413, "request body too large")
         if length:
-            await reader.readexactly(length)
+            request.body = await reader.readexactly(length)
 
     async def _refuse(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
         response = self._fallback(status, message, None)

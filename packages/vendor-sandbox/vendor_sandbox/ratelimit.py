@@ -1,4 +1,7 @@
-"""Fixed-window rate limiting per bucket, and detection of clients that retry too early.
+"""Rate limiting per bucket, and detection of clients that retry too early.
+
+X and Y count requests in fixed windows (`RateLimiter`); VendorZ refills a token bucket
+(`TokenBucketLimiter`). Both answer with the same `Decision`.
 
 A bucket's window opens with its first request and lasts `window_s`; the request that
 finds the window full is refused until it closes. Once a 429 sent at S told bucket B to
@@ -80,3 +83,57 @@ class RateLimiter:
 
     def reset(self) -> None:
         self._buckets.clear()
+
+
+@dataclass
+class _TokenBucket:
+    tokens: float
+    refilled_at: float
+    told_at: float | None = None
+    told_reset: float | None = None
+
+
+class TokenBucketLimiter:
+    """`limit` tokens that refill evenly over `window_s`; a request takes one or is refused.
+
+    Not thread-safe: used only from the event loop thread. A refused request takes no
+    token, so a client that waits as told gets through.
+    """
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, _TokenBucket] = {}
+
+    def hit(self, bucket: str, limit: int, window_s: float, now: float | None = None) -> Decision:
+        now = time.monotonic() if now is None else now
+        rate = limit / window_s
+        state = self._buckets.get(bucket)
+        if state is None:
+            state = self._buckets[bucket] = _TokenBucket(tokens=float(limit), refilled_at=now)
+        early = (
+            state.told_at is not None
+            and state.told_reset is not None
+            and state.told_at + IN_FLIGHT_GRACE_S <= now < state.told_reset - EARLY_TOLERANCE_S
+        )
+        state.tokens = min(float(limit), state.tokens + (now - state.refilled_at) * rate)
+        state.refilled_at = now
+        limited = state.tokens < 1.0
+        if not limited:
+            state.tokens -= 1.0
+        # When the next token is there: what a refused client is told to wait for.
+        reset_at = now + max(0.0, 1.0 - state.tokens) / rate
+        return Decision(bucket, limited, limit, int(state.tokens), reset_at, early)
+
+    def told(self, decision: Decision, now: float | None = None) -> None:
+        state = self._buckets.get(decision.bucket)
+        now = time.monotonic() if now is None else now
+        # The first 429 after the last promised moment starts a new promise, so a client
+        # hammering without pause is still caught.
+        if state is not None and (state.told_reset is None or now >= state.told_reset):
+            state.told_at = now
+            state.told_reset = decision.reset_at
+
+    def reset(self) -> None:
+        self._buckets.clear()
+
+
+Limiter = RateLimiter | TokenBucketLimiter

@@ -44,6 +44,10 @@ class Sandbox:
         whatever the budget: a burst of 429s on demand, for clients' tests."""
         self._app.refuse_next(count)  # one int assignment: safe from any thread
 
+    def revoke_tokens(self) -> None:
+        """VendorZ: every access token issued so far answers 401 invalid_token from now on."""
+        self._app.revoke_tokens()  # one float assignment: safe from any thread
+
     def update(self, **changes: Any) -> SandboxConfig:
         """Change knobs live (e.g. clear faults, move `today`); returns the new config."""
         return self._app.update(**changes)

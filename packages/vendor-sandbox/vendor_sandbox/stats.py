@@ -12,6 +12,10 @@ Written from the event loop, read by tests through `Sandbox.stats()` or
   counted on the first page of a window only, so paging does not inflate it).
 - unexpected_errors: exceptions turned into a 500 (and logged).
 - in_flight / max_in_flight: requests being served now / at most since the last reset.
+- events: vendor-specific counts (VendorZ: tokens_issued, invalid_token, reports_created,
+  idempotent_replays, duplicate_reports); gauges: vendor-specific levels as
+  {"now", "max"} (VendorZ: reports_outstanding, created and not yet downloaded, seen
+  failed or expired).
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class Stats:
         self._unexpected = 0
         self._in_flight = 0
         self._max_in_flight = 0
+        self._events: Counter[str] = Counter()
+        self._gauges: dict[str, dict[str, int]] = {}
         # When the first and the latest request arrived: benchmarks divide by this span,
         # so a client's start-up time does not count against its request rate.
         self._first_request_at: float | None = None
@@ -48,8 +54,10 @@ class Stats:
     def reset(self) -> None:
         with self._lock:
             in_flight = self._in_flight
+            levels = {name: level["now"] for name, level in self._gauges.items()}
             self._clear()
             self._in_flight = self._max_in_flight = in_flight
+            self._gauges = {name: {"now": now, "max": now} for name, now in levels.items()}
 
     def request_started(self, route: str, early: bool) -> None:
         with self._lock:
@@ -78,6 +86,16 @@ class Stats:
         with self._lock:
             self._unexpected += 1
 
+    def event(self, name: str) -> None:
+        with self._lock:
+            self._events[name] += 1
+
+    def gauge(self, name: str, value: int) -> None:
+        with self._lock:
+            level = self._gauges.setdefault(name, {"now": 0, "max": 0})
+            level["now"] = value
+            level["max"] = max(level["max"], value)
+
     def metric_days(self, service_id: str, days: int) -> None:
         with self._lock:
             self._days_total += days
@@ -95,6 +113,8 @@ class Stats:
                 "metric_days_requested": self._days_total,
                 "metric_days_by_service": dict(self._days_by_service),
                 "unexpected_errors": self._unexpected,
+                "events": dict(self._events),
+                "gauges": {name: dict(level) for name, level in self._gauges.items()},
                 "in_flight": self._in_flight,
                 "max_in_flight": self._max_in_flight,
                 "request_span_s": (

@@ -14,6 +14,8 @@ from vendor_sandbox.hashing import unit, units
 from vendor_sandbox.world import DAY, Service, World, epoch, midnight
 
 X_FINAL_AGE = 4  # revised until D+3, final from D+4
+Z_FINAL_AGE = 2  # revised on D+1, final from D+2
+Z_REVISION_PCT = 96  # share of the final value a revised day shows on D+1
 X_REVISION_PCT = (94, 97, 99, 100)  # share of the final value known at revision 0..3
 Y_FINAL_AGE = 7  # restated for 7 days
 Y_LATE_SHARE = 0.10  # hours that arrive late
@@ -90,6 +92,42 @@ def x_daily_rows(
     while day <= end:
         if x_day_exists(world, service, day, today):
             rows.append(x_daily_row(world, service, day, today))
+        day += DAY
+    return rows
+
+
+# --- VendorZ: one CSV row per project per day ----------------------------------------------
+
+
+def z_daily_row(
+    world: World, project: Service, day: datetime.date, today: datetime.date
+) -> dict[str, Any]:
+    """One report row as typed values: date, requests, cost_usd (decimal text), final."""
+    age = (today - day).days
+    scale, price = units(2, world.seed, "z.prj", project.id)
+    noise = unit(world.seed, "z.day", project.id, day)
+    requests = int(10 ** (2 + 4 * scale) * (0.8 + 0.4 * noise))
+    if age < Z_FINAL_AGE and revises(world, project, day):
+        requests = requests * Z_REVISION_PCT // 100
+    cost = requests * (5 + int(price * 95))  # in 1/10,000 USD
+    return {
+        "date": day.isoformat(),
+        "requests": requests,
+        "cost_usd": f"{cost // 10_000}.{cost % 10_000:04d}",
+        "final": age >= Z_FINAL_AGE,
+    }
+
+
+def z_daily_rows(
+    world: World, project: Service, start: datetime.date, end: datetime.date,
+    today: datetime.date,
+) -> list[dict[str, Any]]:
+    """The report rows for the inclusive days [start, end] as of `today`."""
+    rows = []
+    day = start
+    while day <= end:
+        if x_day_exists(world, project, day, today):  # same lifetime rules as VendorX
+            rows.append(z_daily_row(world, project, day, today))
         day += DAY
     return rows
 

@@ -7,7 +7,16 @@ import math
 import re
 from typing import Any
 
-from vendor_sandbox.api import ApiError, Context, Route, VendorApi, json_response, parse_int
+from vendor_sandbox.api import (
+    ApiError,
+    Context,
+    Route,
+    VendorApi,
+    account_in_path,
+    json_response,
+    parse_int,
+    service_in_path,
+)
 from vendor_sandbox.config import CONTRACT_PAGE_MAX, DEFAULT_PAGE_SIZE, SandboxConfig
 from vendor_sandbox.httpserver import Request, Response
 from vendor_sandbox.ratelimit import Decision
@@ -62,19 +71,12 @@ def _page(ctx: Context, items: list[dict[str, Any]]) -> Response:
     )
 
 
-def _account(ctx: Context) -> Account:
-    account = ctx.world.account_by_id.get(ctx.params["account_id"])
-    if account is None:
-        raise ApiError(404, "not_found", "account not found")
-    return account
-
-
 def list_accounts(ctx: Context) -> Response:
     return _page(ctx, [account_json(account) for account in ctx.world.accounts])
 
 
 def list_services(ctx: Context) -> Response:
-    account = _account(ctx)
+    account = account_in_path(ctx, "account_id", "account")
     return _page(ctx, [service_json(service) for service in ctx.world.services[account.id]])
 
 
@@ -89,10 +91,7 @@ def _date_param(ctx: Context, name: str) -> datetime.date:
 
 
 def daily_metrics(ctx: Context) -> Response:
-    account = _account(ctx)
-    service = ctx.world.service_by_id.get(ctx.params["service_id"])
-    if service is None or service.account_id != account.id:
-        raise ApiError(404, "not_found", "service not found")
+    service = service_in_path(ctx, "account_id", "service_id", ("account", "service"))
     start, end = _date_param(ctx, "start_date"), _date_param(ctx, "end_date")
     if start > end:
         raise ApiError(422, "invalid_range", "start_date must not be after end_date")

@@ -7,7 +7,16 @@ import re
 from typing import Any
 
 from vendor_sandbox import cursor
-from vendor_sandbox.api import ApiError, Context, Route, VendorApi, json_response, parse_int
+from vendor_sandbox.api import (
+    ApiError,
+    Context,
+    Route,
+    VendorApi,
+    account_in_path,
+    json_response,
+    parse_int,
+    service_in_path,
+)
 from vendor_sandbox.config import CONTRACT_PAGE_MAX, DEFAULT_PAGE_SIZE, SandboxConfig
 from vendor_sandbox.hashing import unit
 from vendor_sandbox.httpserver import Request, Response
@@ -68,20 +77,13 @@ def _paginate(ctx: Context, items: list[dict[str, Any]]) -> tuple[list[dict[str,
     return items[offset:end], next_cursor
 
 
-def _org(ctx: Context) -> Account:
-    org = ctx.world.account_by_id.get(ctx.params["org_id"])
-    if org is None:
-        raise ApiError(404, "not_found", "org not found")
-    return org
-
-
 def list_orgs(ctx: Context) -> Response:
     items, next_cursor = _paginate(ctx, [org_json(org) for org in ctx.world.accounts])
     return json_response(200, {"items": items, "next_cursor": next_cursor})
 
 
 def list_apps(ctx: Context) -> Response:
-    org = _org(ctx)
+    org = account_in_path(ctx, "org_id", "org")
     items, next_cursor = _paginate(ctx, [app_json(app) for app in ctx.world.services[org.id]])
     return json_response(200, {"items": items, "next_cursor": next_cursor})
 
@@ -94,10 +96,7 @@ def _epoch_param(ctx: Context, name: str) -> int:
 
 
 def hourly_usage(ctx: Context) -> Response:
-    org = _org(ctx)
-    app = ctx.world.service_by_id.get(ctx.params["app_id"])
-    if app is None or app.account_id != org.id:
-        raise ApiError(404, "not_found", "app not found")
+    app = service_in_path(ctx, "org_id", "app_id", ("org", "app"))
     start, end = _epoch_param(ctx, "start_ts"), _epoch_param(ctx, "end_ts")
     now = epoch(ctx.today)  # data is published per whole day: "now" is today 00:00 UTC
     if start >= end:
@@ -163,7 +162,7 @@ class VendorY(VendorApi):
         return [
             ("X-RateLimit-Limit", str(decision.limit)),
             ("X-RateLimit-Remaining", str(decision.remaining)),
-            ("X-RateLimit-Period", str(math.ceil(config.rate_limit_window_s))),
+            ("X-RateLimit-Period", str(math.ceil(config.window_s))),
             ("X-RateLimit-Reset", str(math.ceil(decision.seconds_to_reset()))),
         ]
 

@@ -21,7 +21,13 @@ ACCOUNT_NAMES = (
     "Soylent", "Cyberdyne", "Aperture", "Wonka", "Gringotts", "Vandelay", "Pied Piper",
 )  # fmt: skip
 ACCOUNT_SUFFIXES = ("", " EU", " US", " Labs", " Retail", " Media")
-PLANS = {"x": ("starter", "business", "enterprise"), "y": ("free", "pro", "enterprise")}
+PLANS = {
+    "x": ("starter", "business", "enterprise"),
+    "y": ("free", "pro", "enterprise"),
+    "z": ("team", "business", "enterprise"),  # not served by VendorZ; drawn for uniformity
+}
+ACCOUNT_PREFIX = {"x": "acc_", "y": "o-", "z": "ws_"}
+SERVICE_PREFIX = {"x": "svc_", "y": "a-", "z": "prj_"}
 X_SERVICE_TYPES = ("cdn", "compute", "storage", "waf")
 X_REGIONS = ("eu-west", "eu-central", "us-east", "us-west", "ap-south")
 Y_RUNTIMES = ("python", "node", "go", "java", "ruby")
@@ -44,7 +50,7 @@ class Service:
     id: str
     account_id: str
     name: str
-    kind: str  # X: service type; Y: runtime
+    kind: str  # X: service type; Y: runtime; Z: unused
     region: str  # X only
     created: datetime.datetime
     deleted: datetime.datetime | None
@@ -111,7 +117,7 @@ def build_world(config: SandboxConfig, today: datetime.date) -> World:
             drafts.append((draft.created, a_index, s_index, draft))
     # Ids are handed out in creation order, like a real sequence would.
     drafts.sort(key=lambda item: item[:3])
-    prefix = "svc_" if vendor == "x" else "a-"
+    prefix = SERVICE_PREFIX[vendor]
     services = [
         Service(f"{prefix}{n}", d.account_id, d.name, d.kind, d.region, d.created, d.deleted)
         for n, (_, _, _, d) in enumerate(drafts, start=1)
@@ -133,7 +139,7 @@ def build_world(config: SandboxConfig, today: datetime.date) -> World:
 
 def _accounts(config: SandboxConfig, history_start: datetime.date) -> list[Account]:
     vendor, seed = config.vendor, config.seed
-    prefix = "acc_" if vendor == "x" else "o-"
+    prefix = ACCOUNT_PREFIX[vendor]
     seen: set[str] = set()
     drafts: list[Account] = []
     for index in range(config.accounts):
