@@ -16,8 +16,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-from target_parquet import TargetParquet
-from target_parquet.load_metadata import METADATA_COLUMNS
+
+from target_parquet_lake import TargetParquet
+from target_parquet_lake.load_metadata import METADATA_COLUMNS
 
 BIN = Path(sys.executable).parent
 LATEST_SQL = """
