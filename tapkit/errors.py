@@ -39,9 +39,12 @@ class PartitionError(Exception):
 class RetryableError(Exception):
     """Internal signal: this attempt failed in a way that a later attempt may not."""
 
-    def __init__(self, detail: str, *, wait_s: float | None = None) -> None:
+    def __init__(self, detail: str, *, wait_s: float | None = None, cause: str = "") -> None:
         self.detail = detail
         self.wait_s = wait_s
+        # A short, bounded name for what went wrong ("HTTP 503", "timeout"): retries are
+        # counted by it in progress lines and the summary.
+        self.cause = cause or detail
         super().__init__(detail)
 
 

@@ -19,7 +19,7 @@ import urllib3
 from urllib3.exceptions import HTTPError, SSLError, TimeoutError
 
 from tapkit.answer import Answer
-from tapkit.counters import RunCounters
+from tapkit.counters import RETRY_CAUSE_PREFIX, RunCounters
 from tapkit.error_rules import Action, ErrorRules
 from tapkit.errors import (
     ConfigurationProblem,
@@ -111,8 +111,11 @@ class HttpClient:
                         what, f"{retryable.detail} (gave up after {failures} attempts)"
                     ) from None
                 self._counters.add("retries")
+                self._counters.add(RETRY_CAUSE_PREFIX + retryable.cause)
                 wait = retryable.wait_s if retryable.wait_s is not None else self._backoff(failures)
-                logger.info(
+                # One line per retry is noise at INFO (hundreds in a bad hour): progress lines
+                # and the summary count them by cause; each one is here at DEBUG.
+                logger.debug(
                     "%s: %s; retry %d/%d in %.2fs",
                     what, retryable.detail, failures, self._retry.max_attempts - 1, wait,
                 )
@@ -129,7 +132,8 @@ class HttpClient:
                 retries=False, redirect=False,
             )
         except TimeoutError as timeout:
-            raise RetryableError(f"timed out ({type(timeout).__name__})") from None
+            raise RetryableError(f"timed out ({type(timeout).__name__})",
+                                 cause="timeout") from None
         except SSLError as error:
             # A certificate that does not verify will not verify on the next attempt either.
             raise ConfigurationProblem(
@@ -137,7 +141,8 @@ class HttpClient:
                 "private CA set ca_bundle to its PEM file",
             ) from None
         except HTTPError as error:
-            raise RetryableError(f"connection failed ({type(error).__name__})") from None
+            raise RetryableError(f"connection failed ({type(error).__name__})",
+                                 cause="connection failed") from None
         response = Answer(raw.status, raw.headers, raw.data)
         self._limiter.observe(scope, self._parse_rate_limit(response.headers))
         return self._judge(response, scope=scope, what=what)
@@ -149,18 +154,22 @@ class HttpClient:
                 payload = response.json()
             except ValueError:
                 raise RetryableError(
-                    f"HTTP {response.status_code} with a malformed JSON body"
+                    f"HTTP {response.status_code} with a malformed JSON body",
+                    cause="malformed JSON body",
                 ) from None
             verdict = self._rules.body_rule(response, payload)
             if verdict is None:
                 return payload
             action, detail = verdict
+            # The body rule's words before any detail in brackets: "partial answer".
+            cause = detail.split(" (")[0]
         else:
             detail = self._rules.describe(response)
+            cause = f"HTTP {response.status_code}"
         if action is Action.OK:
             return payload
         if action is Action.RETRY:
-            raise RetryableError(detail, wait_s=self._capped_hint(response, what))
+            raise RetryableError(detail, wait_s=self._capped_hint(response, what), cause=cause)
         if action is Action.RATE_LIMITED:
             self._counters.add("rate_limited")
             wait = self._capped_hint(response, what)
