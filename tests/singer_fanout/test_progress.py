@@ -32,6 +32,14 @@ def run_one(work: WorkEstimator, clock: Clock, stream: str, seconds: float,
     work.finished(ticket, children)
 
 
+def listing_found(work: WorkEstimator, clock: Clock, listing: str, seconds: float, *,
+                  child: str, count: int, child_lists: bool) -> None:
+    """One `listing` partition ran for `seconds` and found `count` partitions of `child`."""
+    run_one(work, clock, listing, seconds, {child: count})
+    for _ in range(count):
+        work.scheduled(child, lists_children=child_lists)
+
+
 def test_no_eta_while_a_stream_with_work_left_has_no_finished_partition():
     clock = Clock()
     work = WorkEstimator(concurrency=2, clock=clock)
@@ -41,9 +49,7 @@ def test_no_eta_while_a_stream_with_work_left_has_no_finished_partition():
     assert estimate.eta_s is None
     assert describe_eta(estimate) == ("ETA unknown: listings are still discovering partitions, "
                                       "no 'accounts' partition has finished yet")
-    run_one(work, clock, "accounts", 1.0, {"services": 4})
-    for _ in range(4):
-        work.scheduled("services", lists_children=True)
+    listing_found(work, clock, "accounts", 1.0, child="services", count=4, child_lists=True)
     # Services listings are known, but what they find and what it costs is not.
     assert work.estimate().eta_s is None
     assert work.estimate().unmeasured == "services"
@@ -53,13 +59,9 @@ def test_pending_listings_count_for_what_finished_ones_found():
     clock = Clock()
     work = WorkEstimator(concurrency=2, clock=clock)
     work.scheduled("accounts", lists_children=True)
-    run_one(work, clock, "accounts", 1.0, {"services": 4})
-    for _ in range(4):
-        work.scheduled("services", lists_children=True)
+    listing_found(work, clock, "accounts", 1.0, child="services", count=4, child_lists=True)
     # One services listing found 3 metrics partitions; one of those took 2 s.
-    run_one(work, clock, "services", 1.0, {"metrics": 3})
-    for _ in range(3):
-        work.scheduled("metrics", lists_children=False)
+    listing_found(work, clock, "services", 1.0, child="metrics", count=3, child_lists=False)
     run_one(work, clock, "metrics", 2.0)
     estimate = work.estimate()
     assert estimate.discovering
@@ -76,9 +78,7 @@ def test_once_listings_are_done_the_eta_is_the_known_work_over_the_workers():
     clock = Clock()
     work = WorkEstimator(concurrency=4, clock=clock)
     work.scheduled("services", lists_children=True)
-    run_one(work, clock, "services", 0.5, {"metrics": 9})
-    for _ in range(9):
-        work.scheduled("metrics", lists_children=False)
+    listing_found(work, clock, "services", 0.5, child="metrics", count=9, child_lists=False)
     run_one(work, clock, "metrics", 3.0)
     estimate = work.estimate()
     assert not estimate.discovering
