@@ -32,7 +32,7 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionErro
 
 from singer_fanout.answer import Answer, Reply
 from singer_fanout.auth import Auth, StaticHeaders
-from singer_fanout.counters import RunCounters
+from singer_fanout.counters import RETRY_CAUSE_PREFIX, RunCounters
 from singer_fanout.error_rules import Action, ErrorRules
 from singer_fanout.errors import (
     ConfigurationProblem,
@@ -247,8 +247,11 @@ class HttpClient:
                         call.what, f"{retryable.detail} (gave up after {failures} attempts)"
                     ) from None
                 self._counters.add("retries")
+                self._counters.add(RETRY_CAUSE_PREFIX + retryable.cause)
                 wait = retryable.wait_s if retryable.wait_s is not None else self._backoff(failures)
-                logger.info(
+                # One line per retry is noise at INFO (hundreds in a bad hour): progress lines
+                # and the summary count them by cause; each one is here at DEBUG.
+                logger.debug(
                     "%s: %s; retry %d/%d in %.2fs",
                     call.what, retryable.detail, failures, self._retry.max_attempts - 1, wait,
                 )
@@ -273,9 +276,9 @@ class HttpClient:
         except SSLError as error:
             raise self._tls_problem(error) from None
         except HTTPError as error:
+            cause = describe_transport_error(error)
             failure = TransportFailure(
-                f"{describe_transport_error(error)} talking to {host_of(url)} "
-                f"(api_url {self.base_url})"
+                f"{cause} talking to {host_of(url)} (api_url {self.base_url})", cause=cause
             )
             # Never connected: the request cannot have reached the server.
             failure.not_processed = isinstance(error, (NewConnectionError, ConnectTimeoutError))
@@ -304,18 +307,22 @@ class HttpClient:
                 payload = response.json()
             except ValueError:
                 raise RetryableError(
-                    f"HTTP {response.status_code} with a malformed JSON body"
+                    f"HTTP {response.status_code} with a malformed JSON body",
+                    cause="malformed JSON body",
                 ) from None
             verdict = self._rules.body_rule(response, payload)
             if verdict is None:
                 return payload
             action, detail = verdict
+            # The body rule's words before any detail in brackets: "partial answer".
+            cause = detail.split(" (")[0]
         else:
             detail = self._rules.describe(response)
+            cause = f"HTTP {response.status_code}"
         if action is Action.OK:
             return payload
         if action is Action.RETRY:
-            raise RetryableError(detail, wait_s=self._capped_hint(response, what))
+            raise RetryableError(detail, wait_s=self._capped_hint(response, what), cause=cause)
         if action is Action.RATE_LIMITED:
             self._counters.add("rate_limited")
             wait = self._capped_hint(response, what)

@@ -121,6 +121,10 @@ class FanOutTap(Tap):
         return PartitionStateBook(cast("dict[str, Any]", self.state))
 
     @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter()
+
+    @cached_property
     def _resources(self) -> contextlib.ExitStack:
         return contextlib.ExitStack()
 
@@ -150,7 +154,7 @@ class FanOutTap(Tap):
             retry=settings.retry,
             pool_size=settings.max_concurrency,
             counters=self.counters,
-            limiter=RateLimiter(),
+            limiter=self.rate_limiter,
         )
         self._resources.callback(client.close)
         return client
@@ -173,7 +177,9 @@ class FanOutTap(Tap):
         self._reset_state_progress_markers()
         self._set_compatible_replication_methods()
         summary = RunSummary(self.name, self.counters,
-                             progress_every_s=settings.progress_interval_s)
+                             progress_every_s=settings.progress_interval_s,
+                             concurrency=settings.max_concurrency,
+                             rate_limit_waits=self.rate_limiter.waits)
         emitter = StateEmitter(self._write_state, self.state_book.state,
                                every_s=settings.state_interval_s,
                                every_records=STATE_EVERY_RECORDS)
