@@ -158,3 +158,16 @@ def test_credential_problems_still_stop_the_run():
 
     with pytest.raises(CredentialRejected):
         run({"p": ListPlan([Rejected()])}, concurrency=2)
+
+
+def test_a_partition_failing_while_queued_is_finished_once():
+    # The other partition's long step holds the second worker, so the proven partition
+    # waits in the queue for its next step when its step in flight fails.
+    log: Log = []
+    plans = {"bad": ListPlan([Sleep("b0", log, 0.0), Sleep("b1", log, 0.1, fail=True),
+                              Sleep("b2", log), Sleep("b3", log)]),
+             "other": ListPlan([Sleep("o0", log, 0.6)])}
+    summary = run(plans, concurrency=2, per_partition=2)
+    assert summary.failed_partitions == 1
+    assert plans["other"].done == ["o0"]
+    assert summary.work.in_flight == 0

@@ -101,6 +101,7 @@ class _Running:
     __slots__ = (
         "children",
         "delayed",
+        "done",
         "failed",
         "in_flight",
         "partition",
@@ -121,6 +122,7 @@ class _Running:
         self.in_flight = 0
         self.delayed = 0  # follow-up steps waiting for their moment
         self.failed = False
+        self.done = False  # its last step is written (or it failed and nothing is left)
         self.proven = False  # one of its steps succeeded: the rest may fan out
         self.records = 0
         self.queued = True
@@ -217,6 +219,8 @@ class FanOutEngine:
             while queue:
                 running = pick_spread(queue, self._busy)
                 running.queued = False
+                if running.done:
+                    continue  # failed while queued, already finished
                 if running.plan is None:
                     running.ticket = self._summary.work.started(running.partition.stream.name)
                     running.plan = self._plan_for(running.partition)
@@ -305,6 +309,9 @@ class FanOutEngine:
                 running.ready.extend(result.then)
 
     def _finish(self, running: _Running) -> None:
+        if running.done:
+            return
+        running.done = True
         if running.ticket is not None:
             self._summary.work.finished(running.ticket, running.children)
         name = running.partition.stream.name
