@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -59,8 +60,32 @@ def setup() -> None:
     STAMP.write_text(fingerprint)
 
 
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the coverage page test, when missing and we may.
+
+    Only on Linux with apt-get, as root; anywhere else the test skips and says how to get
+    a browser. A failed install is reported, not fatal: the rest of the suite still runs.
+    """
+    if any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        return
+    if not sys.platform.startswith("linux") or not shutil.which("apt-get"):
+        return
+    if getattr(os, "geteuid", lambda: -1)() != 0:
+        print("chromium is missing and this is not root: the coverage page test will skip",
+              flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+        print(f"+ {' '.join(cmd)}", flush=True)
+        if subprocess.run(cmd, env=env, check=False).returncode != 0:
+            print("installing chromium failed: the coverage page test will skip", flush=True)
+            return
+
+
 def test(extra_args: list[str]) -> None:
     setup()
+    ensure_chromium()
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy", "tapkit", "tap_vendorx", "tap_vendory", "vendor_sandbox", "shardrun",
         "loaders/target-parquet/target_parquet", "benchmarks", "scripts")
@@ -76,6 +101,18 @@ def demo() -> None:
     run(BIN / "meltano", "install", env=env)
     run(BIN / "meltano", "run", "tap-vendorx", "target-parquet", env=env)
     run(PY, "scripts/show_output.py", "output/vendorx", env=env)
+    show_coverage(env)
+
+
+def show_coverage(env: dict[str, str]) -> None:
+    """Print the lake's gaps and end with where the coverage page is."""
+    page = ROOT / "output" / "coverage.html"
+    cmd = [str(BIN / "target-parquet-coverage"), "output", "--html", str(page)]
+    print(f"+ {' '.join(cmd)}", flush=True)
+    # Exit 1 means "the lake has gaps": worth seeing on the page, not a failed demo.
+    if subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode > 1:
+        sys.exit("the coverage command could not read output/")
+    print(f"\nCoverage page (gaps in the lake at a glance): {page.as_uri()}")
 
 
 def main() -> None:
