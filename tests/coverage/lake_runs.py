@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from target_parquet.coverage.cli import main
+
+from target_parquet_lake.coverage.cli import main
 
 BIN = Path(sys.executable).parent
 DAY = dt.timedelta(days=1)

@@ -125,6 +125,12 @@ def test_bad_input_is_named_and_exits_2(tmp_path):
     assert "_run_summary.json: cannot read it:" in bad_summary.stderr
     assert coverage(lake, "--no-summaries").returncode == 0
 
+    # Credentials riding on an object-store URI never reach the output.
+    secret = coverage("s3://AKIASEKRET:pwSEKRET@bucket/lake?secret_key=SEKRET3")
+    assert secret.returncode == 2
+    assert secret.stderr.startswith("target-parquet-coverage: lake 's3://bucket/lake?***': ")
+    assert "SEKRET" not in secret.stderr + secret.stdout
+
     unknown = coverage(lake, "--summary", "vendorq=x.json")
     assert unknown.returncode == 2
     assert "--summary vendorq=...: no such vendor in the lake" in unknown.stderr
