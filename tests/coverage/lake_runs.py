@@ -36,14 +36,15 @@ class PipeRun:
 
 def tap_into_loader(
     vendor: str, tap_config: dict[str, Any], lake: Path, tmp_path: Path,
-    *, state: dict[str, Any] | None = None,
+    *, state: dict[str, Any] | None = None, destination: str | None = None,
 ) -> PipeRun:
-    """`tap-vendor<v> --config ... | target-parquet --config ...` into `<lake>/vendor<v>`."""
-    destination = lake / f"vendor{vendor}"
+    """`tap-vendor<v> --config ... | target-parquet --config ...` into `<lake>/vendor<v>`
+    (or `destination`, e.g. on S3; the run summary still goes to `<lake>/vendor<v>`)."""
+    folder = lake / f"vendor{vendor}"
     tap_file, target_file = tmp_path / f"tap-{vendor}.json", tmp_path / "target.json"
     tap_file.write_text(json.dumps(
-        {**tap_config, "summary_path": str(destination / "_run_summary.json")}))
-    target_file.write_text(json.dumps({"destination_path": str(destination),
+        {**tap_config, "summary_path": str(folder / "_run_summary.json")}))
+    target_file.write_text(json.dumps({"destination_path": destination or str(folder),
                                        "partition_cols": "date"}))
     tap_cmd = [str(BIN / f"tap-vendor{vendor}"), "--config", str(tap_file)]
     if state is not None:
@@ -66,11 +67,13 @@ def tap_into_loader(
                    states[-1] if states else None)
 
 
-def coverage_script(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def coverage_script(
+    *args: str | Path, env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """The real console script."""
     return subprocess.run(
         [str(BIN / "target-parquet-coverage"), *map(str, args)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True, text=True, timeout=120, check=False, env=env,
     )
 
 
@@ -106,12 +109,15 @@ def expected_status(
     failed: frozenset[Service] | set[Service] = frozenset(),
 ) -> dict[Service, dict[dt.date, str]]:
     """Per service and day: final / not_final / missing, as the coverage docs define it."""
+    vendor_first = min(min(days) for days in found.values())
     vendor_last = max(max(days) for days in found.values())
     expected: dict[Service, dict[dt.date, str]] = {}
-    for service, days in found.items():
+    # A failed service that never landed a day is expected over its vendor's whole range.
+    never_landed: dict[Service, dict[dt.date, bool]] = {k: {} for k in set(failed) - set(found)}
+    for service, days in {**found, **never_landed}.items():
         last = vendor_last if service in failed else max(days)
         status = {}
-        day = min(days)
+        day = min(days) if days else vendor_first
         while day <= last:
             status[day] = ("missing" if day not in days
                            else "final" if days[day] else "not_final")

@@ -126,9 +126,10 @@ def test_bad_input_is_named_and_exits_2(tmp_path):
     assert coverage(lake, "--no-summaries").returncode == 0
 
     # Credentials riding on an object-store URI never reach the output.
-    secret = coverage("s3://AKIASEKRET:pwSEKRET@bucket/lake?secret_key=SEKRET3")
+    secret = coverage("hdfs://AKIASEKRET:pwSEKRET@host/lake?secret_key=SEKRET3")
     assert secret.returncode == 2
-    assert secret.stderr.startswith("target-parquet-coverage: lake 's3://bucket/lake?***': ")
+    assert secret.stderr.startswith(
+        "target-parquet-coverage: lake 'hdfs://***@host/lake?***': unsupported scheme 'hdfs'")
     assert "SEKRET" not in secret.stderr + secret.stdout
 
     unknown = coverage(lake, "--summary", "vendorq=x.json")

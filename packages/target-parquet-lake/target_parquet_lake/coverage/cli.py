@@ -8,11 +8,11 @@ cannot be used (the message names which).
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 
 from target_parquet_lake.coverage.finality import DEFAULT_NOT_FINAL_WHEN, RuleError, parse_rules
@@ -20,7 +20,6 @@ from target_parquet_lake.coverage.lake import (
     Failure,
     Lake,
     LakeError,
-    display_location,
     open_lake,
     read_days,
     read_listed_services,
@@ -31,6 +30,7 @@ from target_parquet_lake.coverage.lake import (
 from target_parquet_lake.coverage.model import VendorCoverage, vendor_coverage
 from target_parquet_lake.coverage.page import write_page
 from target_parquet_lake.coverage.table import report
+from target_parquet_lake.storage import DestinationError, display_uri, resolve_lake
 
 EXIT_OK, EXIT_GAPS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -45,10 +45,15 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "lake", nargs="?", default="output",
+        "lake", nargs="?",
         help="lake root: a folder holding one destination_path per vendor (<lake>/<vendor>/"
              "metrics/), or one destination_path; a local path or a URI such as "
-             "s3://bucket/prefix (default: output)",
+             "s3://bucket/prefix (default: the --config's destination_path, else output)",
+    )
+    parser.add_argument(
+        "--config", metavar="PATH",
+        help="the loader's config JSON: its storage_options open the lake (as they open "
+             "destination_path), and its destination_path is the lake when none is given",
     )
     parser.add_argument("--html", metavar="PATH", help="also write the HTML page here")
     parser.add_argument(
@@ -86,18 +91,19 @@ def _explicit_summaries(texts: list[str]) -> dict[str, list[str]]:
     return by_vendor
 
 
-def _open_file(location: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in location:
-        try:
-            return pafs.FileSystem.from_uri(location)
-        except (pa.ArrowException, ValueError) as exc:
-            msg = f"run summary {display_location(location)!r}: cannot open it: {exc}"
-            raise LakeError(msg) from exc
-    return pafs.LocalFileSystem(), os.path.abspath(location)
+def _open_file(
+    location: str, storage_options: Mapping[str, object],
+) -> tuple[pafs.FileSystem, str, str]:
+    try:
+        store = resolve_lake(location, storage_options)
+    except DestinationError as exc:
+        raise LakeError(str(exc).replace("destination_path ", "run summary ", 1)) from None
+    return store.fs, store.root, store.display
 
 
 def _failures(
     lake: Lake, vendor_path: str, explicit: list[str] | None,
+    storage_options: Mapping[str, object],
 ) -> tuple[list[Failure], list[tuple[str, str]]]:
     failures: list[Failure] = []
     summaries: list[tuple[str, str]] = []
@@ -105,7 +111,7 @@ def _failures(
         found = [(lake.filesystem, path, lake.uri(path))
                  for path in summary_paths(lake, vendor_path)]
     else:
-        found = [(*_open_file(location), display_location(location)) for location in explicit]
+        found = [_open_file(location, storage_options) for location in explicit]
     for filesystem, path, shown_as in found:
         these, written = read_summary(filesystem, path, shown_as)
         failures.extend(these)
@@ -120,10 +126,12 @@ def collect(
     summaries: dict[str, list[str]] | None = None,
     use_summaries: bool = True,
     only: Sequence[str] | None = None,
+    storage_options: Mapping[str, object] | None = None,
 ) -> list[VendorCoverage]:
     """Coverage of every vendor in the lake. Raises LakeError or RuleError on bad input."""
     parsed_rules = parse_rules(rules)
-    lake = open_lake(location)
+    options = storage_options or {}
+    lake = open_lake(location, options)
     vendors = vendor_paths(lake)
     if only:
         unknown = sorted(set(only) - {name for name, _ in vendors})
@@ -142,7 +150,7 @@ def collect(
         failures: list[Failure] = []
         found: list[tuple[str, str]] = []
         if use_summaries:
-            failures, found = _failures(lake, path, explicit.get(name))
+            failures, found = _failures(lake, path, explicit.get(name), options)
         # The services stream is read only when a failure names an account, not a service.
         listed = (read_listed_services(lake, path)
                   if any("service_id" not in f.context for f in failures) else set())
@@ -153,11 +161,30 @@ def collect(
     return result
 
 
+def _loader_config(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, json.JSONDecodeError) as exc:
+        msg = f"--config {path}: cannot read it: {exc}"
+        raise LakeError(msg) from None
+    options = config.get("storage_options") if isinstance(config, dict) else None
+    if not isinstance(config, dict) or not isinstance(options or {}, dict):
+        msg = f"--config {path}: not a target-parquet config (storage_options must be an object)"
+        raise LakeError(msg)
+    return config
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        config = _loader_config(args.config)
+        location = args.lake or config.get("destination_path") or "output"
         vendors = collect(
-            args.lake,
+            str(location),
+            storage_options=config.get("storage_options") or {},
             rules=tuple(args.not_final_when or DEFAULT_NOT_FINAL_WHEN),
             summaries=_explicit_summaries(args.summary),
             use_summaries=not args.no_summaries,
@@ -166,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LakeError, RuleError) as exc:
         print(f"target-parquet-coverage: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    shown = display_location(args.lake)
+    shown = display_uri(str(location))
     print(report(vendors, shown, show_not_final=args.show_not_final))
     if args.html:
         try:

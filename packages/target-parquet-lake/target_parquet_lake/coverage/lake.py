@@ -5,22 +5,19 @@ where `<lake>/<vendor>` is one run's `destination_path` (Meltano: `output/<load_
 the tap's run summary may sit beside the streams as `<lake>/<vendor>/_run_summary*.json`.
 Hidden `.tmp` files and `_`-prefixed names are skipped, as DuckDB and pyarrow readers do.
 
-A location is a local path or a URI pyarrow understands (`s3://bucket/prefix`,
-`gs://bucket/prefix`, `file:///...`); object-store settings ride on the URI
-(`s3://bucket/lake?endpoint_override=127.0.0.1:9000&scheme=http`) and credentials come
-from the environment, as for pyarrow itself.
+A location is a local path or a URI, resolved by the loader's own `storage.resolve_lake`:
+the schemes, `storage_options` and environment (AWS_*, ...) that work for destination_path
+work here.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import os
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,6 +25,11 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from target_parquet_lake.coverage.finality import NotFinalRule, not_final
+from target_parquet_lake.storage import DestinationError, redact, resolve_lake
+from target_parquet_lake.storage import Lake as StoreLake
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 METRICS_STREAM = "metrics"
 SERVICES_STREAM = "services"
@@ -44,11 +46,22 @@ class LakeError(Exception):
 
 @dataclass(frozen=True)
 class Lake:
-    """A lake root on a filesystem; `location` is what the user gave, for messages."""
+    """A lake root on a filesystem, resolved as the loader resolves destination_path."""
 
-    filesystem: pafs.FileSystem
-    root: str
-    location: str
+    store: StoreLake
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        return self.store.fs
+
+    @property
+    def root(self) -> str:
+        return self.store.root
+
+    @property
+    def location(self) -> str:
+        """The lake as it may be printed (no credentials)."""
+        return self.store.display
 
     def join(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts) if parts else self.root
@@ -61,11 +74,8 @@ class Lake:
         return sorted(self.filesystem.get_file_info(selector), key=lambda info: info.base_name)
 
     def uri(self, path: str) -> str:
-        """How to name `path` to a person: the location's scheme, if it had one."""
-        if "://" in self.location and not self.location.startswith("file://"):
-            scheme = self.location.split("://", 1)[0]
-            return f"{scheme}://{path}"
-        return path
+        """How to name `path` to a person (`s3://bucket/...` or a local path)."""
+        return self.store.uri(path)
 
 
 @dataclass(frozen=True)
@@ -101,37 +111,24 @@ class VendorData:
     listed_services: set[tuple[str, str]] = field(default_factory=set)
 
 
-def display_location(location: str) -> str:
-    """A location as it may be printed: a URI loses its user info and query string, where
-    object-store credentials can ride."""
-    if "://" not in location:
-        return location
-    parts = urlsplit(location)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}{'?***' if parts.query else ''}"
-
-
-def open_lake(location: str) -> Lake:
-    """The filesystem and root path of a lake location (local path or URI)."""
-    shown = display_location(location)
+def open_lake(
+    location: str, storage_options: Mapping[str, object] | None = None,
+) -> Lake:
+    """The lake at a local path or URI, opened the way the loader opens destination_path
+    (same schemes, `storage_options` and environment), but only to read: nothing is
+    created or written."""
     try:
-        if "://" in location:
-            filesystem, root = pafs.FileSystem.from_uri(location)
-        else:
-            filesystem, root = pafs.LocalFileSystem(), os.path.abspath(location)
-    except (pa.ArrowException, ValueError, OSError) as exc:
-        msg = f"lake {shown!r}: cannot open it: {exc}"
-        raise LakeError(msg) from exc
-    lake = Lake(filesystem, root.rstrip("/") or root, shown)
+        lake = Lake(resolve_lake(location, storage_options))
+    except DestinationError as exc:
+        # The loader's message names its setting; here the location is the lake argument.
+        raise LakeError(str(exc).replace("destination_path ", "lake ", 1)) from None
     try:
         exists = lake.is_dir(lake.root)
     except (pa.ArrowException, OSError) as exc:
-        msg = f"lake {shown!r}: cannot list it: {exc}"
-        raise LakeError(msg) from exc
+        msg = f"lake {lake.location!r}: cannot list it: {redact(str(exc), storage_options or {})}"
+        raise LakeError(msg) from None
     if not exists:
-        msg = f"lake {shown!r}: no such directory"
+        msg = f"lake {lake.location!r}: no such directory"
         raise LakeError(msg)
     return lake
 
