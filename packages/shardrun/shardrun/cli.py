@@ -2,7 +2,7 @@
 
     run          run the N shards (pipe or meltano mode) on Dask or local threads
     merge-state  union shard states (and split them for a new shard count)
-    meltano-yml  print inherited extractors, jobs and schedules for N shards
+    meltano-yml  print inherited extractors and jobs (and, asked, schedules) for N shards
 
 Exit codes of `run`: 0 every shard succeeded; 1 some shard failed (each is reported with
 its summary, the others ran to their end); 2 usage or work-directory problem.
@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     yml.add_argument("--name", required=True, help="prefix of the job and schedule names")
     yml.add_argument("--summary-dir", default="${MELTANO_PROJECT_ROOT}/output",
                      help="folder of the per-shard run summaries")
-    yml.add_argument("--interval", default="@daily")
+    yml.add_argument("--schedule", metavar="INTERVAL",
+                     help="also write a schedule per shard with this interval (@daily, a cron "
+                     "expression); without it, no schedules: the jobs only")
     return parser
 
 
@@ -84,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(meltano_shards_yaml(
             args.extractor, args.loader, args.shards, name=args.name,
-            summary_dir=args.summary_dir, interval=args.interval))
+            summary_dir=args.summary_dir, schedule=args.schedule))
         return 0
     return _run(args)
 
