@@ -2,9 +2,10 @@
 
     python scripts/show_output.py output/vendorx [--job tap-vendorx-to-target-parquet]
 
-Rows and distinct keys differ on purpose: every run re-emits the days inside the lookback
-(the vendor may still revise them), so the rows of a stream grow with every run while its
-distinct keys (`account_id`, `service_id`, `date`) are what the lake actually holds.
+Rows and distinct keys differ on purpose: every run loads the account and service lists again
+and re-emits the days inside the lookback (the vendor may still revise them), so the rows of a
+stream grow with every run while its distinct keys (`account_id`, `service_id`, `date`) are
+what the lake actually holds.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def main(argv: list[str] | None = None) -> None:
         rows, distinct, files, keys = stream_counts(stream_dir)
         print(f"  {stream_dir.name:<10} {rows:>7} {distinct:>14}  {files:>5}  "
               f"{', '.join(keys) or '-'}")
-    print("  rows: every row loaded, all runs together; each run re-emits the days inside the\n"
-          "  lookback (the vendor may still revise them), so rows grow from run to run.\n"
+    print("  rows: every row loaded, all runs together. Each run loads the account and service\n"
+          "  lists again and re-emits the days inside the lookback (the vendor may still revise\n"
+          "  them), so rows grow from run to run.\n"
           "  distinct keys: what the lake holds; query the latest row per key (below).")
     summary = root / "_run_summary.json"
     if summary.exists():

@@ -68,6 +68,9 @@ def _add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("--workers", type=int,
                      help="LocalCluster worker processes, or threads; each runs one shard at "
                      "a time (default: one per shard)")
+    run.add_argument("--dask-logs", action="store_true",
+                     help="show Dask's own INFO logs (scheduler and workers starting and "
+                     "stopping); by default only its warnings and errors")
     run.add_argument("--shard-timeout", type=float,
                      help="seconds after which a shard's tap is stopped (SIGTERM: it writes "
                      "its state) and the shard counts as failed")
@@ -77,8 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # Dask narrates every worker's start and stop at INFO; the shards' outcomes matter here.
-    logging.getLogger("distributed").setLevel(logging.WARNING)
     if args.command == "merge-state":
         return _merge_state(args)
     if args.command == "meltano-yml":
@@ -114,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     request = RunRequest(
         shard_count=args.shards, work_dir=args.work_dir, spec=spec,
         rerun_failed=args.rerun_failed, executor=args.executor, scheduler=args.scheduler,
-        workers=args.workers, timeout_s=args.shard_timeout,
+        workers=args.workers, timeout_s=args.shard_timeout, dask_logs=args.dask_logs,
     )
     try:
         return run(request, say=lambda line: print(line, flush=True))
