@@ -100,3 +100,39 @@ def test_a_guessed_window_uses_the_length_the_server_reported():
     for _ in range(3):
         limiter.acquire("s")
     assert sum(clock.slept) < 5
+
+
+def test_waits_names_the_scope_holding_requests_and_for_how_long():
+    clock = FakeClock()
+    seen = []
+
+    def sleep(seconds: float) -> None:
+        seen.append(limiter.waits())  # what a progress line would read during the wait
+        clock.sleep(seconds)
+
+    limiter = RateLimiter(clock=clock, sleep=sleep)
+    limiter.observe("org:a", RateLimitInfo(limit=1, remaining=1, reset_in_s=4))
+    limiter.acquire("org:a")
+    limiter.acquire("org:b")  # another scope with no limit known: never held
+    assert limiter.waits() == []
+    limiter.acquire("org:a")  # spent: held until the window resets
+    first = seen[0]
+    assert [(w.scope, w.waiting) for w in first] == [("org:a", 1)]
+    assert 4.0 <= first[0].wait_s <= 4.1
+    # The wait counts down while it lasts, and nothing is held once it is over.
+    assert seen[-1][0].wait_s < first[0].wait_s
+    assert limiter.waits() == []
+
+
+def test_waits_after_a_429_says_until_the_servers_moment():
+    clock = FakeClock()
+    seen = []
+
+    def sleep(seconds: float) -> None:
+        seen.append(limiter.waits())
+        clock.sleep(seconds)
+
+    limiter = RateLimiter(clock=clock, sleep=sleep)
+    limiter.penalize("token", 30)
+    limiter.acquire("token")
+    assert [(w.scope, round(w.wait_s)) for w in seen[0]] == [("token", 30)]

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from target_parquet_lake import TargetParquet
+from target_parquet_lake.load_metadata import METADATA_COLUMNS
 
 METRICS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -147,6 +148,12 @@ class Harness:
     def glob(self, stream: str) -> str:
         """The glob a reader would use for a stream's files, partitions included."""
         return f"{self.out}/{stream}/**/*.parquet"
+
+    @staticmethod
+    def without_metadata(table: pa.Table) -> pa.Table:
+        """The stream's own columns: no load metadata columns, no schema metadata."""
+        kept = [name for name in table.column_names if name not in METADATA_COLUMNS]
+        return table.select(kept).replace_schema_metadata(None)
 
     def read(self, stream: str) -> pa.Table:
         """All rows of a stream (partitions included), exactly as stored in the files."""

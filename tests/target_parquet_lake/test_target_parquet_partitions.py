@@ -106,7 +106,8 @@ def test_extra_fields_and_types(tp):
     (path,) = tp.files("metrics")
     table = pq.read_table(path)
     schema = table.schema
-    assert schema.names[-6:] == ["source", "batch", "weight", "live", "load_date", "note"]
+    # The constants follow the stream's columns; the load metadata comes last.
+    assert schema.names[-9:-3] == ["source", "batch", "weight", "live", "load_date", "note"]
     assert schema.field("source") == pa.field("source", pa.string(), nullable=False)
     assert schema.field("batch") == pa.field("batch", pa.int64(), nullable=False)
     assert schema.field("weight").type == pa.float64()

@@ -116,20 +116,24 @@ class FanOutEngine:
 
     def run_partitions(self, partitions: list[Partition]) -> None:
         pool = ThreadPoolExecutor(self._max_concurrency, thread_name_prefix="partition")
-        in_flight: dict[Future[list[dict[str, Any]]], Partition] = {}
+        # Each partition in flight, with the ticket the progress estimate timed it by.
+        in_flight: dict[Future[list[dict[str, Any]]], tuple[Partition, int]] = {}
         try:
             for partition in partitions:
                 self._schedule(partition)
             while in_flight or any(self._waiting):
                 self._stop_if_interrupted()
                 while len(in_flight) < self._max_concurrency and (job := self._next_waiting()):
-                    in_flight[pool.submit(fetch_partition, job.stream, job.context)] = job
+                    ticket = self._summary.work.started(job.stream.name)
+                    in_flight[pool.submit(fetch_partition, job.stream, job.context)] = (
+                        job, ticket)
                     self._busy[job.scope] += 1
                 done, _ = wait(in_flight, timeout=IDLE_TICK_S, return_when=FIRST_COMPLETED)
                 for future in done:
-                    job = in_flight.pop(future)
+                    job, ticket = in_flight.pop(future)
                     self._busy[job.scope] -= 1
-                    self._complete(job, future)
+                    children = self._complete(job, future)
+                    self._summary.work.finished(ticket, Counter(c.stream.name for c in children))
                 self._summary.maybe_log_progress()
                 self._emitter.maybe_write()
         finally:
@@ -145,7 +149,7 @@ class FanOutEngine:
         while len(self._waiting) <= job.depth:
             self._waiting.append(deque())
         self._waiting[job.depth].append(job)
-        self._summary.partitions_known += 1
+        self._summary.work.scheduled(job.stream.name, lists_children=bool(self._wanted(job)))
 
     def _next_waiting(self) -> Partition | None:
         for queue in reversed(self._waiting):  # deepest first
@@ -153,7 +157,10 @@ class FanOutEngine:
                 return pick_spread(queue, self._busy)
         return None
 
-    def _complete(self, job: Partition, future: Future[list[dict[str, Any]]]) -> None:
+    def _complete(
+        self, job: Partition, future: Future[list[dict[str, Any]]]
+    ) -> list[Partition]:
+        """Emit a fetched partition (or record its failure); returns the children scheduled."""
         stream = job.stream
         try:
             records = future.result()
@@ -163,7 +170,7 @@ class FanOutEngine:
             logger.error("partition failed, skipped: %s: %s: %s",
                          job.describe(), type(error).__name__, error)
             self._summary.partition_failed(stream.name, job.context, error)
-            return
+            return []
         children: list[Partition] = []
         for record in records:
             for key, value in (job.context or {}).items():
@@ -180,6 +187,7 @@ class FanOutEngine:
         self._summary.partition_ok(stream.name, len(records) if stream.selected else 0)
         for child in children:
             self._schedule(child)
+        return children
 
     def _emitter_for(self, stream: Stream) -> RecordEmitter:
         emitter = self._emitters.get(stream.name)
@@ -189,7 +197,7 @@ class FanOutEngine:
 
     def _children_of(self, job: Partition, record: dict[str, Any]) -> list[Partition]:
         stream = job.stream
-        wanted = [c for c in stream.child_streams if c.selected or c.has_selected_descendents]
+        wanted = self._wanted(job)
         if not wanted or not stream.stream_maps[0].get_filter_result(record):
             return []
         children = []
@@ -199,3 +207,8 @@ class FanOutEngine:
             for child in wanted:
                 children.append(Partition(child, dict(child_context), job.depth + 1))
         return children
+
+    @staticmethod
+    def _wanted(job: Partition) -> list[Stream]:
+        """The child streams a partition's records fan out to."""
+        return [c for c in job.stream.child_streams if c.selected or c.has_selected_descendents]

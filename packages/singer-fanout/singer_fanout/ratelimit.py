@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,15 @@ RESET_MARGIN_S = 0.05
 # Before the first response tells the real window length, assume the common one.
 DEFAULT_WINDOW_S = 60.0
 MAX_SLEEP_STEP_S = 0.25
+
+
+@dataclass(frozen=True)
+class ScopeWait:
+    """A scope whose budget is holding requests back right now."""
+
+    scope: str
+    wait_s: float  # until the scope lets the next request through (the limiter's estimate)
+    waiting: int  # requests held in it
 
 
 @dataclass
@@ -52,22 +62,42 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._budgets: dict[str, _Budget] = {}
+        self._held: Counter[str] = Counter()  # requests waiting in acquire(), per scope
 
     def acquire(self, scope: str) -> None:
         """Block until one request may be sent in `scope`, then count it."""
-        while True:
-            with self._lock:
-                budget = self._budgets.setdefault(scope, _Budget())
-                now = self._clock()
-                self._roll_window(budget, now)
-                wait = self._wait_needed(budget, now)
-                if wait <= 0:
-                    budget.used += 1
-                    return
-            # Sleep in short steps: an answer arriving meanwhile may end the wait sooner
-            # (a guessed window, a reset that came early).
-            step = min(wait, MAX_SLEEP_STEP_S)
-            self._sleep(step)
+        held = False
+        try:
+            while True:
+                with self._lock:
+                    budget = self._budgets.setdefault(scope, _Budget())
+                    now = self._clock()
+                    self._roll_window(budget, now)
+                    wait = self._wait_needed(budget, now)
+                    if wait <= 0:
+                        budget.used += 1
+                        return
+                    if not held:
+                        held = True
+                        self._held[scope] += 1
+                # Sleep in short steps: an answer arriving meanwhile may end the wait sooner
+                # (a guessed window, a reset that came early).
+                step = min(wait, MAX_SLEEP_STEP_S)
+                self._sleep(step)
+        finally:
+            if held:
+                with self._lock:
+                    self._held[scope] -= 1
+
+    def waits(self) -> list[ScopeWait]:
+        """The scopes holding requests back now, longest wait first (for progress lines)."""
+        with self._lock:
+            now = self._clock()
+            found = [
+                ScopeWait(scope, self._time_left(self._budgets[scope], now), count)
+                for scope, count in self._held.items() if count > 0
+            ]
+        return sorted(found, key=lambda wait: (-wait.wait_s, wait.scope))
 
     def observe(self, scope: str, info: RateLimitInfo) -> None:
         """Fold a response's rate-limit headers into the scope's budget."""
@@ -104,6 +134,15 @@ class RateLimiter:
         if budget.window_end is not None and now >= budget.window_end:
             budget.used = 0
             budget.window_end = None
+
+    @staticmethod
+    def _time_left(budget: _Budget, now: float) -> float:
+        """Like `_wait_needed`, without guessing a window end (a read changes nothing)."""
+        left = budget.blocked_until - now
+        spent = budget.limit is not None and budget.used >= budget.limit
+        if spent and budget.window_end is not None:
+            left = max(left, budget.window_end - now)
+        return max(left, 0.0)
 
     @staticmethod
     def _wait_needed(budget: _Budget, now: float) -> float:

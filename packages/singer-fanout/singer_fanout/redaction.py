@@ -20,6 +20,13 @@ class SecretRedactor(logging.Filter):
         self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH},
                               key=len, reverse=True)
 
+    def add(self, secret: str) -> None:
+        """Mask a secret obtained at run time (an access token) from now on."""
+        if secret and len(secret) >= MIN_SECRET_LENGTH and secret not in self.secrets:
+            # A new list, longest first, swapped in whole: threads reading it never see
+            # a half-updated one.
+            self.secrets = sorted([*self.secrets, secret], key=len, reverse=True)
+
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, MASK)

@@ -6,6 +6,7 @@ operator or a scheduler can see which partitions failed and why without reading 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -14,7 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from singer_fanout.counters import RunCounters
+from singer_fanout.counters import RunCounters, retries_by_cause
+from singer_fanout.progress import (
+    WorkEstimator,
+    describe_causes,
+    describe_eta,
+    describe_partitions,
+    describe_retries,
+    describe_waits,
+)
+from singer_fanout.ratelimit import ScopeWait
 
 logger = logging.getLogger("singer_fanout.summary")
 
@@ -34,6 +44,8 @@ class RunSummary:
         *,
         progress_every_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        concurrency: int = 1,
+        rate_limit_waits: Callable[[], list[ScopeWait]] = list,
     ) -> None:
         self.tap_name = tap_name
         self.counters = counters
@@ -42,7 +54,10 @@ class RunSummary:
         self._progress_every_s = progress_every_s
         self._last_progress = self._started
         self.streams: dict[str, StreamTally] = {}
-        self.partitions_known = 0
+        # The engine reports each partition scheduled, started and finished to `work`.
+        self.work = WorkEstimator(concurrency, clock)
+        self._rate_limit_waits = rate_limit_waits
+        self._retries_at_last_line: dict[str, int] = {}
         self.outcome = "running"
         self.fatal_error: str | None = None
 
@@ -69,23 +84,30 @@ class RunSummary:
     def done_partitions(self) -> int:
         return sum(t.partitions_ok + len(t.failures) for t in self.streams.values())
 
+    @property
+    def partitions_known(self) -> int:
+        return self.work.estimate().known
+
     def maybe_log_progress(self) -> None:
         now = self._clock()
         if now - self._last_progress < self._progress_every_s:
             return
         self._last_progress = now
-        done, known = self.done_partitions, max(self.partitions_known, 1)
-        elapsed = now - self._started
-        eta = ""
-        if 0 < done < known:
-            eta = f", ETA {elapsed / done * (known - done):.0f}s (partitions known so far)"
+        estimate = self.work.estimate()
         counts = self.counters.snapshot()
+        causes = retries_by_cause(counts)
+        since_last = {cause: count - self._retries_at_last_line.get(cause, 0)
+                      for cause, count in causes.items()
+                      if count > self._retries_at_last_line.get(cause, 0)}
+        self._retries_at_last_line = causes
+        waits = describe_waits(self._rate_limit_waits(), dt.datetime.now(dt.timezone.utc))
         logger.info(
-            "progress: %d/%d partitions done (%d failed), %d requests, %d retries, "
-            "%d rate-limited, %d records, %.0fs elapsed%s",
-            done, known, self.failed_partitions, counts.get("requests", 0),
-            counts.get("retries", 0), counts.get("rate_limited", 0),
-            sum(t.records for t in self.streams.values()), elapsed, eta,
+            "progress: %s, %d in flight, %d records, %d requests, %s, %d rate-limited, "
+            "%.0fs elapsed, %s%s",
+            describe_partitions(estimate, self.failed_partitions), estimate.in_flight,
+            sum(t.records for t in self.streams.values()), counts.get("requests", 0),
+            describe_retries(counts.get("retries", 0), since_last),
+            counts.get("rate_limited", 0), now - self._started, describe_eta(estimate), waits,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -97,6 +119,7 @@ class RunSummary:
             "duration_s": round(self._clock() - self._started, 3),
             "requests": counts.get("requests", 0),
             "retries": counts.get("retries", 0),
+            "retries_by_cause": retries_by_cause(counts),
             "rate_limited": counts.get("rate_limited", 0),
             "streams": {
                 name: {
@@ -118,9 +141,10 @@ class RunSummary:
             for name, s in summary["streams"].items()
         )
         logger.info(
-            "run summary: %s in %.1fs; %s; %d requests, %d retries, %d rate-limited",
+            "run summary: %s in %.1fs; %s; %d requests, %s, %d rate-limited",
             outcome, summary["duration_s"], per_stream or "no streams synced",
-            summary["requests"], summary["retries"], summary["rate_limited"],
+            summary["requests"], describe_causes(summary["retries"], summary["retries_by_cause"]),
+            summary["rate_limited"],
         )
         for name, tally in sorted(self.streams.items()):
             for failure in tally.failures:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from types import FrameType
 from typing import Any, ClassVar, cast
@@ -33,11 +33,13 @@ from singer_sdk.singerlib.encoding import GenericSingerWriter
 from singer_sdk.streams import Stream
 
 from singer_fanout import redaction
+from singer_fanout.auth import Auth, StaticHeaders
 from singer_fanout.counters import RunCounters
 from singer_fanout.engine import FanOutEngine
 from singer_fanout.error_rules import ErrorRules
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from singer_fanout.http_client import HttpClient
+from singer_fanout.pacing import Pacer, PublishedRate
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
 from singer_fanout.settings import RunSettings, VendorDefaults
 from singer_fanout.state import PartitionStateBook, StateEmitter
@@ -88,6 +90,18 @@ class FanOutTap(Tap):
     def auth_headers(self, credential: str) -> dict[str, str]:
         raise NotImplementedError
 
+    def make_auth(self, credential: str, on_secret: Callable[[str], None]) -> Auth:
+        """How requests authenticate; by default the static `auth_headers`. A tap whose
+        credential is exchanged for tokens returns e.g. `OAuth2ClientCredentials`, handing
+        each token to `on_secret` so that logs mask it like a configured secret."""
+        return StaticHeaders(self.auth_headers(credential))
+
+    # The header the vendor reads an idempotency key from, if it honours one: POSTs then
+    # carry a fresh key (the same on every retry) and are retried like GETs.
+    idempotency_key_header: ClassVar[str | None] = None
+    # The rate the vendor documents but announces in no header: paced from the start.
+    published_rate: ClassVar[PublishedRate | None] = None
+
     def open_sandbox(self) -> contextlib.AbstractContextManager[tuple[str, str]]:
         """Start the bundled sandbox; yields (base URL, credential it accepts)."""
         raise NotImplementedError
@@ -107,6 +121,10 @@ class FanOutTap(Tap):
         return PartitionStateBook(cast("dict[str, Any]", self.state))
 
     @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter()
+
+    @cached_property
     def _resources(self) -> contextlib.ExitStack:
         return contextlib.ExitStack()
 
@@ -119,17 +137,24 @@ class FanOutTap(Tap):
         else:
             base_url = settings.api_url
             credential = self.config[self.vendor.credential_setting]
-        redaction.install([credential])
+        secrets = [credential] + [
+            str(settings.vendor_values[setting.name]) for setting in self.vendor.settings
+            if setting.secret and settings.vendor_values.get(setting.name)
+        ]
+        redactor = redaction.install(secrets)
         client = HttpClient(
             base_url=base_url,
-            headers=self.auth_headers(credential),
+            headers={"Accept": "application/json"},
+            auth=self.make_auth(credential, redactor.add),
+            idempotency_header=self.idempotency_key_header,
+            pacer=Pacer(self.published_rate) if self.published_rate else None,
             rules=self.error_rules,
             rate_limit_parser=self.parse_rate_limit,
             credential_setting=self.vendor.credential_setting,
             retry=settings.retry,
             pool_size=settings.max_concurrency,
             counters=self.counters,
-            limiter=RateLimiter(),
+            limiter=self.rate_limiter,
         )
         self._resources.callback(client.close)
         return client
@@ -152,7 +177,9 @@ class FanOutTap(Tap):
         self._reset_state_progress_markers()
         self._set_compatible_replication_methods()
         summary = RunSummary(self.name, self.counters,
-                             progress_every_s=settings.progress_interval_s)
+                             progress_every_s=settings.progress_interval_s,
+                             concurrency=settings.max_concurrency,
+                             rate_limit_waits=self.rate_limiter.waits)
         emitter = StateEmitter(self._write_state, self.state_book.state,
                                every_s=settings.state_interval_s,
                                every_records=STATE_EVERY_RECORDS)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import typing as t
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 from singer_sdk import typing as th
@@ -44,8 +43,36 @@ CONFIG_JSONSCHEMA: dict[str, t.Any] = th.PropertiesList(
         th.StringType,
         default=DEFAULT_DESTINATION_PATH,
         description=(
-            "Directory the files are written under, one sub-directory per stream: "
-            "`<destination_path>/<stream>/`."
+            "Where the files go, one sub-directory per stream: "
+            "`<destination_path>/<stream>/`. A local folder, `file://`, `s3://bucket/prefix`, "
+            "`gs://bucket/prefix`, `az://container/prefix` or "
+            "`abfs[s]://container@account.dfs.core.windows.net/prefix`. Credentials come "
+            "from the store's standard environment (for S3: AWS_* variables, profiles, "
+            "AWS_ENDPOINT_URL for S3-compatible stores)."
+        ),
+    ),
+    th.Property(
+        "storage_options",
+        th.ObjectType(),
+        secret=True,
+        description=(
+            "Options for pyarrow's filesystem of the destination_path's store, for what "
+            "the environment cannot say: e.g. `{\"region\": \"eu-west-1\", "
+            "\"endpoint_override\": \"http://minio:9000\"}` for S3 (S3FileSystem), "
+            "`account_name`/`account_key` for Azure (AzureFileSystem), `project_id` for "
+            "GCS (GcsFileSystem). Sensitive: may hold keys; never logged."
+        ),
+    ),
+    th.Property(
+        "add_record_metadata",
+        th.BooleanType,
+        default=True,
+        description=(
+            "Add load metadata columns to every record: `_sdc_extracted_at` (the tap's "
+            "time_extracted), `_sdc_batched_at` (when the file was written) and "
+            "`_sdc_sequence` (increases with every record loaded, across runs), so the "
+            "latest record per key never depends on file names. On by default (unlike "
+            "the SDK); target-parquet-compact needs it."
         ),
     ),
     th.Property(
@@ -144,7 +171,9 @@ class ExtraField:
 class ParquetSettings:
     """The target's settings, parsed and checked once at start-up."""
 
-    destination_path: Path
+    destination_path: str
+    storage_options: t.Mapping[str, t.Any] = field(repr=False)  # may hold secrets
+    add_record_metadata: bool
     compression: str
     max_batch_size: int
     max_table_bytes: int
@@ -194,11 +223,19 @@ class ParquetSettings:
         )
         partition_cols = _parse_partition_cols(config.get("partition_cols") or "", errors)
 
+        storage_options = config.get("storage_options") or {}
+        if not isinstance(storage_options, dict):
+            errors.append("storage_options: must be an object of option names to values")
+            storage_options = {}
+        add_metadata = config.get("add_record_metadata")
+
         if errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
 
         return cls(
-            destination_path=Path(config.get("destination_path") or DEFAULT_DESTINATION_PATH),
+            destination_path=str(config.get("destination_path") or DEFAULT_DESTINATION_PATH),
+            storage_options=storage_options,
+            add_record_metadata=True if add_metadata is None else bool(add_metadata),
             compression=compression,
             max_batch_size=max_batch_size,
             max_table_bytes=max(1, int(table_mb * BYTES_PER_MB)),

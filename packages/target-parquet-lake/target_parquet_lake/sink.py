@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import datetime
 import typing as t
 
 import pyarrow as pa
 from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.sinks import BatchSink
+from typing_extensions import override
 
+from target_parquet_lake.load_metadata import (
+    METADATA_COLUMNS,
+    METADATA_FIELDS,
+    metadata_arrays,
+    with_key_properties,
+)
 from target_parquet_lake.records import ColumnBuffer, record_error
 from target_parquet_lake.schema_to_arrow import Column, arrow_schema, columns_from_schema
+from target_parquet_lake.storage import redact
 from target_parquet_lake.validation import RecordValidator
 from target_parquet_lake.writer import StreamWriter
 
@@ -49,6 +58,9 @@ class ParquetSink(BatchSink):
         """
         self._run = t.cast("TargetParquet", target).run
         self._ordinal = 0  # records seen, to name a record when the stream has no key
+        # time_extracted of each buffered record, and of the one being processed
+        self._extracted_at: list[str | None] = []
+        self._time_extracted: str | None = None
         super().__init__(target, stream_name, schema, key_properties)
         settings = self._run.settings
 
@@ -68,16 +80,22 @@ class ParquetSink(BatchSink):
                 stream_name,
                 ", ".join(overridden),
             )
-        self.columns: list[Column] = [c for c in columns if c.name not in extra_names]
-        self.arrow_schema: pa.Schema = arrow_schema(self.columns)
+        ours = extra_names | (set(METADATA_COLUMNS) if settings.add_record_metadata else set())
+        self.columns: list[Column] = [c for c in columns if c.name not in ours]
+        data_schema = arrow_schema(self.columns)
         for extra in settings.extra_fields:
-            self.arrow_schema = self.arrow_schema.append(
+            data_schema = data_schema.append(
                 pa.field(extra.name, extra.arrow_type, nullable=False),
             )
+        self._data_schema = data_schema
+        full = pa.schema([*data_schema, *METADATA_FIELDS]) if self._with_metadata else data_schema
+        self.arrow_schema: pa.Schema = with_key_properties(full, list(self.key_properties))
 
         self._buffer = ColumnBuffer(self.columns, settings.extra_fields, self._record_error)
+        lake = self._run.lake
         self.writer = StreamWriter(
-            directory=settings.destination_path / _safe_dir_name(stream_name),
+            lake=lake,
+            directory=lake.path(_safe_dir_name(stream_name)),
             stream_name=_safe_dir_name(stream_name),
             stamp=self._run.stamp,
             compression=settings.compression,
@@ -146,22 +164,74 @@ class ParquetSink(BatchSink):
             full=self.validate_schema,
         )
 
+    @property
+    def _with_metadata(self) -> bool:
+        return self._run.settings.add_record_metadata
+
+    @override
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Our own `add_record_metadata` (default on), not the SDK's (default off)."""
+        return self._with_metadata
+
+    @override
+    def _add_sdc_metadata_to_schema(self) -> None:
+        """Nothing: the metadata columns are typed Arrow columns added at each flush."""
+
+    @override
+    def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
+        """Keep only the message's `time_extracted`; the rest is filled per flush.
+
+        The SDK would add seven fields to every record dict (two clock readings and two
+        ISO strings each), which the record path would then validate and parse again.
+        """
+        _ = record, context
+        self._time_extracted = message.get("time_extracted")
+
     def process_record(self, record: dict, context: dict) -> None:
         """Check, convert and buffer one record (column-wise)."""
         _ = context  # the batch context is the SDK's; our buffer lives on the sink
         self._ordinal += 1
         self._buffer.append(record)
+        if self._with_metadata:
+            self._extracted_at.append(self._time_extracted)
+
+    def _table(self, data: dict[str, list[t.Any]], rows: int) -> pa.Table:
+        # One columnar conversion per flush, with the stream's explicit schema.
+        table = pa.Table.from_pydict(data, schema=self._data_schema)
+        if self._with_metadata:
+            extracted, self._extracted_at = self._extracted_at, []
+            now = datetime.datetime.now(tz=datetime.timezone.utc)
+            try:
+                extra = metadata_arrays(extracted, self._run.sequence.take(rows), now)
+            except pa.ArrowInvalid:
+                # A tap's malformed time_extracted is no reason to lose the batch.
+                self._run.log_once(
+                    self.logger.warning,
+                    f"{self.stream_name}:time_extracted",
+                    "Stream '%s': a time_extracted is not ISO 8601; _sdc_extracted_at "
+                    "is left empty for that batch.",
+                    self.stream_name,
+                )
+                extra = metadata_arrays([None] * rows, self._run.sequence.take(rows), now)
+            return pa.Table.from_arrays([*table.columns, *extra], schema=self.arrow_schema)
+        return table.replace_schema_metadata(self.arrow_schema.metadata)
 
     def process_batch(self, context: dict) -> None:
-        """Write the buffered records; they are all on disk when this returns."""
+        """Write the buffered records; they are all stored when this returns."""
         _ = context
         data, rows = self._buffer.take()
         if not rows:
             return
-        # One columnar conversion per flush, with the stream's explicit schema.
-        table = pa.Table.from_pydict(data, schema=self.arrow_schema)
+        table = self._table(data, rows)
         flush = self._run.next_flush_number(self.stream_name)
-        files = self.writer.write(table, flush)
+        try:
+            files = self.writer.write(table, flush)
+        except OSError as exc:
+            lake = self._run.lake
+            cause = redact(str(exc), self._run.settings.storage_options)
+            msg = f"destination_path {lake.display!r}: writing stream '{self.stream_name}': {cause}"
+            raise OSError(msg) from None
         self.logger.info(
             "Stream '%s': wrote %d records to %d file(s) (flush %d).",
             self.stream_name,

@@ -8,14 +8,17 @@ import typing as t
 import uuid
 
 from singer_sdk import Target
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TargetLoadMethods
 
+from target_parquet_lake.load_metadata import SequenceClock
 from target_parquet_lake.settings import (
     CONFIG_JSONSCHEMA,
     DEFAULT_FLUSH_INTERVAL_S,
     ParquetSettings,
 )
 from target_parquet_lake.sink import ParquetSink
+from target_parquet_lake.storage import DestinationError, Lake, open_lake
 from target_parquet_lake.writer import run_stamp
 
 if t.TYPE_CHECKING:
@@ -31,14 +34,22 @@ class RunContext:
     on every SCHEMA change, so per-stream counters live here, behind a lock.
     """
 
-    def __init__(self, settings: ParquetSettings, started_at: datetime.datetime) -> None:
+    def __init__(
+        self,
+        settings: ParquetSettings,
+        lake: Lake,
+        started_at: datetime.datetime,
+    ) -> None:
         """Start a run.
 
         Args:
             settings: The parsed settings.
+            lake: The opened destination.
             started_at: The target's start time, which file names carry.
         """
         self.settings = settings
+        self.lake = lake
+        self.sequence = SequenceClock()
         self.stamp = run_stamp(started_at, uuid.uuid4().hex[:8])
         self._lock = threading.Lock()
         self._flushes: dict[str, int] = {}
@@ -80,14 +91,21 @@ class TargetParquet(Target):
             **kwargs: As for `singer_sdk.Target` (config, parse_env_config, ...).
 
         Raises:
-            ConfigValidationError: for a malformed setting, before any input is read.
+            ConfigValidationError: for a malformed setting, or a destination that
+                cannot be written (unsupported scheme, missing bucket, credentials),
+                before any input is read.
         """
         super().__init__(**kwargs)
         started = datetime.datetime.fromtimestamp(
             self.initialized_at / 1000,
             tz=datetime.timezone.utc,
         )
-        self.run = RunContext(ParquetSettings.from_config(self.config), started)
+        settings = ParquetSettings.from_config(self.config)
+        try:
+            lake = open_lake(settings.destination_path, settings.storage_options)
+        except DestinationError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        self.run = RunContext(settings, lake, started)
         # singer-sdk drains everything (and emits STATE) only after records 5 minutes old;
         # a long run would otherwise checkpoint rarely.
         interval = float(self.config.get("flush_interval_seconds") or DEFAULT_FLUSH_INTERVAL_S)

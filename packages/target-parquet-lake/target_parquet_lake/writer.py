@@ -11,25 +11,21 @@ File names: `<stream>-<YYYYMMDD_HHMMSS>_<run>-<n>-<i><ext>` where
     directory;
   * `<ext>` is `.<compression>.parquet`, or `.parquet` for `none`.
 
-Each file is written to `.<final name>.tmp` in the same directory, fsynced, then
-renamed onto its final name: a reader globbing `*.parquet` (DuckDB) or a dataset
-reader skipping dot-files (pyarrow) never sees a half-written file, and a crash
-leaves at most a dot-file behind.
+Each file becomes visible under its final name only when complete (see `storage`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import os
 import typing as t
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+
+if t.TYPE_CHECKING:
+    from target_parquet_lake.storage import Lake
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # Characters kept verbatim in a partition directory name; everything else is
@@ -45,11 +41,6 @@ def run_stamp(started_at: datetime.datetime, token: str) -> str:
 def file_name(stream_name: str, stamp: str, flush: int, part: int, extension: str) -> str:
     """The final file name of one part of one flush."""
     return f"{stream_name}-{stamp}-{flush}-{part}{extension}"
-
-
-def temp_path(final: Path) -> Path:
-    """Where a file is written before it is renamed to `final`."""
-    return final.with_name(f".{final.name}.tmp")
 
 
 def split_by_size(table: pa.Table, max_bytes: int) -> list[pa.Table]:
@@ -80,7 +71,7 @@ def _segment_value(value: object) -> str:
 def split_partitions(
     table: pa.Table,
     partition_cols: t.Sequence[str],
-) -> list[tuple[Path, pa.Table]]:
+) -> list[tuple[str, pa.Table]]:
     """Hive-partition a table: (relative `col=value/...` dir, rows without the cols).
 
     Row order is kept within each partition. Partition columns are left out of the
@@ -89,7 +80,7 @@ def split_partitions(
     keys = table.select(list(partition_cols))
     combos = keys.group_by(list(partition_cols), use_threads=False).aggregate([]).to_pylist()
     data = table.drop_columns(list(partition_cols))
-    out: list[tuple[Path, pa.Table]] = []
+    out: list[tuple[str, pa.Table]] = []
     for combo in combos:
         mask = None
         for col in partition_cols:
@@ -100,55 +91,17 @@ def split_partitions(
                 key = pa.scalar(value, keys.schema.field(col).type)
                 cond = pc.fill_null(pc.equal(keys[col], key), False)
             mask = cond if mask is None else pc.and_(mask, cond)
-        rel = Path(*(f"{col}={_segment_value(combo[col])}" for col in partition_cols))
+        rel = "/".join(f"{col}={_segment_value(combo[col])}" for col in partition_cols)
         out.append((rel, data.filter(mask)))
     return out
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the directory entry is; not every platform
-    # lets a directory be opened for that, which is no reason to fail the write.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomically(table: pa.Table, final: Path, compression: str) -> None:
-    """Write `table` to `final` via a temp file, fsync and rename.
-
-    Raises:
-        FileExistsError: if `final` exists; a file is never overwritten.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        msg = f"Refusing to overwrite existing file {final}"
-        raise FileExistsError(msg)
-    tmp = temp_path(final)
-    try:
-        with tmp.open("wb") as handle:
-            pq.write_table(table, handle, compression=compression)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(final.parent)
 
 
 @dataclass(frozen=True)
 class StreamWriter:
     """Writes a stream's flushes under `<destination_path>/<stream>/`."""
 
-    directory: Path
+    lake: Lake
+    directory: str  # the stream's folder, a path in `lake.fs`
     stream_name: str
     stamp: str
     compression: str
@@ -156,17 +109,17 @@ class StreamWriter:
     max_table_bytes: int
     partition_cols: tuple[str, ...] = ()
 
-    def write(self, table: pa.Table, flush: int) -> list[Path]:
+    def write(self, table: pa.Table, flush: int) -> list[str]:
         """Write one flush; returns the files written, in order."""
         if self.partition_cols:
             groups = split_partitions(table, self.partition_cols)
         else:
-            groups = [(Path(), table)]
-        written: list[Path] = []
+            groups = [("", table)]
+        written: list[str] = []
         for rel, group in groups:
             for part, chunk in enumerate(split_by_size(group, self.max_table_bytes)):
                 name = file_name(self.stream_name, self.stamp, flush, part, self.extension)
-                final = self.directory / rel / name
-                write_atomically(chunk, final, self.compression)
+                final = "/".join(p for p in (self.directory, rel, name) if p)
+                self.lake.write_parquet(chunk, final, self.compression)
                 written.append(final)
         return written
