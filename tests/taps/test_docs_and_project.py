@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tap_vendorx.tap import TapVendorX
-from tap_vendory.tap import TapVendorY
+from tests.registry import CREDENTIAL, VENDORS, tap_class
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_BUILTINS = ("stream_maps", "stream_map_config", "faker_config", "flattening_enabled",
@@ -31,8 +30,9 @@ def test_readme_opens_with_the_two_commands():
     assert "scripts/dev.py test" in (ROOT / ".ci/run").read_text()
 
 
-@pytest.mark.parametrize(("tap", "secret"), [(TapVendorX, "api_token"), (TapVendorY, "api_key")])
-def test_meltano_yml_declares_every_tap_setting(tap, secret):
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_meltano_yml_declares_every_tap_setting(vendor):
+    tap, secret = tap_class(vendor), CREDENTIAL[vendor]
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == tap.name)
     declared = {s["name"]: s for s in plugin["settings"]}
