@@ -63,11 +63,16 @@ class Plugin:
         return f"{self.distribution}{self.extra}"
 
 
+def _tap_plugin(tap: dict[str, Any]) -> Plugin:
+    label = tap["class"].removeprefix("Tap")  # TapVendorX -> VendorX
+    return Plugin("extractors", tap["name"], tap["name"], tap["module"], label,
+                  ("singer-fanout", "vendor-sandbox"), "[sandbox]",
+                  ("usage", "billing", tap["name"].removeprefix("tap-")))
+
+
+# Every tap of the repository (taps.json), and the loader.
 PLUGINS = (
-    Plugin("extractors", "tap-vendorx", "tap-vendorx", "tap_vendorx", "VendorX",
-           ("singer-fanout", "vendor-sandbox"), "[sandbox]", ("usage", "billing", "vendorx")),
-    Plugin("extractors", "tap-vendory", "tap-vendory", "tap_vendory", "VendorY",
-           ("singer-fanout", "vendor-sandbox"), "[sandbox]", ("usage", "billing", "vendory")),
+    *(_tap_plugin(tap) for tap in json.loads((ROOT / "taps.json").read_text())["taps"]),
     Plugin("loaders", "target-parquet", "target-parquet-lake", "target_parquet_lake",
            "Parquet", keywords=("parquet", "file", "data lake")),
 )

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tap_vendorx.tap import TapVendorX
-from tap_vendory.tap import TapVendorY
+from tests.registry import CREDENTIAL, VENDORS, tap_class
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_BUILTINS = ("stream_maps", "stream_map_config", "faker_config", "flattening_enabled",
@@ -37,8 +36,9 @@ def test_meltano_yml_and_hub_definitions_are_generated_from_the_plugins():
     assert check.returncode == 0, check.stderr
 
 
-@pytest.mark.parametrize(("tap", "secret"), [(TapVendorX, "api_token"), (TapVendorY, "api_key")])
-def test_meltano_yml_declares_every_tap_setting_with_its_kind_and_default(tap, secret):
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_meltano_yml_declares_every_tap_setting_with_its_kind_and_default(vendor):
+    tap, secret = tap_class(vendor), CREDENTIAL[vendor]
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == tap.name)
     declared = {s["name"]: s for s in plugin["settings"]}
