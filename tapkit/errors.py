@@ -1,6 +1,11 @@
-"""The exceptions the kit raises, each carrying enough context for an operator to act."""
+"""The exceptions the kit raises, each carrying enough context for an operator to act.
+
+Every message is masked as it is built: a vendor's error text may echo the credential.
+"""
 
 from __future__ import annotations
+
+from tapkit.redaction import redact
 
 
 class ConfigurationProblem(Exception):
@@ -11,7 +16,7 @@ class ConfigurationProblem(Exception):
 
     def __init__(self, setting: str, problem: str) -> None:
         self.setting = setting
-        super().__init__(f"setting '{setting}': {problem}")
+        super().__init__(redact(f"setting '{setting}': {problem}"))
 
 
 class CredentialRejected(Exception):
@@ -33,17 +38,17 @@ class CredentialRejected(Exception):
         else:
             text = (f"the vendor rejected the credential in setting '{setting}' "
                     f"(HTTP {status}: {vendor_message}); check the value and its permissions")
-        super().__init__(text)
+        super().__init__(redact(text))
 
 
 class PartitionError(Exception):
     """A request for one partition failed for good (after retries, or not retryable)."""
 
     def __init__(self, what: str, detail: str, *, status: int | None = None) -> None:
-        self.what = what
-        self.detail = detail
+        self.what = redact(what)
+        self.detail = redact(detail)
         self.status = status
-        super().__init__(f"{what}: {detail}")
+        super().__init__(f"{self.what}: {self.detail}")
 
 
 class PermissionDenied(PartitionError):
@@ -63,9 +68,9 @@ class RetryableError(Exception):
     """Internal signal: this attempt failed in a way that a later attempt may not."""
 
     def __init__(self, detail: str, *, wait_s: float | None = None) -> None:
-        self.detail = detail
+        self.detail = redact(detail)
         self.wait_s = wait_s
-        super().__init__(detail)
+        super().__init__(self.detail)
 
 
 class TransportFailure(RetryableError):
