@@ -19,8 +19,20 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+# Every distribution of the repository (packages/<dist>/<import_name>/), each installed
+# editable with the extras the tests use.
+DISTRIBUTIONS = {
+    "singer-fanout": ("singer_fanout", ""),
+    "vendor-sandbox": ("vendor_sandbox", ""),
+    "tap-vendorx": ("tap_vendorx", "[sandbox]"),
+    "tap-vendory": ("tap_vendory", "[sandbox]"),
+    "shardrun": ("shardrun", "[dask]"),
+    "target-parquet-lake": ("target_parquet_lake", ""),
+}
 # The install is skipped when none of these files changed since the last one.
-INSTALL_INPUTS = [ROOT / "pyproject.toml", ROOT / "loaders/target-parquet/pyproject.toml"]
+INSTALL_INPUTS = [ROOT / "pyproject.toml"] + [
+    ROOT / "packages" / dist / "pyproject.toml" for dist in DISTRIBUTIONS
+]
 STAMP = VENV / ".installed-from"
 PYTEST_NO_TESTS_COLLECTED = 5
 
@@ -41,7 +53,7 @@ def install_fingerprint() -> str:
 
 
 def setup() -> None:
-    """Create .venv and install the taps, the loader and the dev tools into it."""
+    """Create .venv and install every distribution (editable) and the dev tools into it."""
     if sys.version_info < (3, 10):  # noqa: UP036 - this runs on whatever python3 is there
         sys.exit(f"Python >= 3.10 is required, this is {sys.version.split()[0]}")
     if not PY.exists():
@@ -52,18 +64,22 @@ def setup() -> None:
         return
     # uv resolves and installs an order of magnitude faster than pip; meltano needs it anyway.
     run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv")
-    run(
-        BIN / "uv", "pip", "install", "--python", PY, "--quiet",
-        "-e", ".[dev,dask]", "-e", "loaders/target-parquet",
-    )
+    editables: list[str] = []
+    for dist, (_, extras) in DISTRIBUTIONS.items():
+        editables += ["-e", f"packages/{dist}{extras}"]
+    # One resolution for all: the taps' dependency on singer-fanout resolves to the local one.
+    run(BIN / "uv", "pip", "install", "--python", PY, "--quiet", "-e", ".[dev]", *editables)
     STAMP.write_text(fingerprint)
+
+
+def mypy_targets() -> list[str]:
+    return [f"packages/{dist}/{module}" for dist, (module, _) in DISTRIBUTIONS.items()]
 
 
 def test(extra_args: list[str]) -> None:
     setup()
     run(BIN / "ruff", "check", ".")
-    run(BIN / "mypy", "tapkit", "tap_vendorx", "tap_vendory", "vendor_sandbox", "shardrun",
-        "loaders/target-parquet/target_parquet", "benchmarks", "scripts")
+    run(BIN / "mypy", *mypy_targets(), "benchmarks", "scripts")
     completed = subprocess.run([str(PY), "-m", "pytest", *extra_args], cwd=ROOT, check=False)
     if completed.returncode == PYTEST_NO_TESTS_COLLECTED:
         sys.exit("pytest collected no tests: that is a failure, not a pass")

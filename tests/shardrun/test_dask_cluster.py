@@ -71,5 +71,5 @@ def test_dask_stays_out_until_a_run_asks_for_it(shards_y: Shards):
     missing = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False,
                              timeout=RUN_TIMEOUT_S)
     assert missing.returncode == 2, missing.stderr[-3000:]
-    assert "pip install 'vendor-usage-taps[dask]'" in missing.stderr
+    assert "pip install 'shardrun[dask]'" in missing.stderr
     assert not (shards_y.work / "manifest.json").exists(), "no shard may be marked running"

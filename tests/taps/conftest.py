@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tapkit.dates import utc_today
+from singer_fanout.dates import utc_today
 from vendor_sandbox import SandboxConfig, run_sandbox
 
 CREDENTIAL = {"x": "api_token", "y": "api_key"}

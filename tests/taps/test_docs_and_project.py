@@ -39,7 +39,13 @@ def test_meltano_yml_declares_every_tap_setting(tap, secret):
     accepted = {name for name in tap.config_jsonschema["properties"] if name not in SDK_BUILTINS}
     assert set(declared) == accepted
     assert declared[secret].get("sensitive") is True
-    assert plugin["pip_url"] == "-e ${MELTANO_PROJECT_ROOT}"
+    # The tap with its sandbox extra, and the kit and sandbox from this checkout (the
+    # registry does not have them yet).
+    assert plugin["pip_url"].split() == [
+        "-e", "${MELTANO_PROJECT_ROOT}/packages/singer-fanout",
+        "-e", "${MELTANO_PROJECT_ROOT}/packages/vendor-sandbox",
+        "-e", f"${{MELTANO_PROJECT_ROOT}}/packages/{tap.name}[sandbox]",
+    ]
     assert plugin["namespace"]
     assert {"catalog", "discover", "state", "about", "stream-maps"} <= set(plugin["capabilities"])
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 from singer_sdk.testing import get_tap_test_class
 
+from singer_fanout.dates import utc_today
 from tap_vendorx.tap import TapVendorX
 from tap_vendory.tap import TapVendorY
-from tapkit.dates import utc_today
 
 CONFIG = {
     "sandbox": True,
