@@ -36,7 +36,7 @@ def test_message_args_and_traceback_are_masked_for_any_handler():
 def test_a_credential_of_the_wrong_type_is_masked_in_every_printed_form():
     masker = Redactor()
     wrong = {"token": "sk-nested-secret-99", "n": 1234567890123}
-    masker.add([wrong, 98765432109])
+    masker.add_values([wrong, 98765432109])
     for printed in (repr(wrong), str(wrong), "value 98765432109 is not of type 'string'"):
         assert "sk-nested" not in masker.redact(printed)
         assert "1234567890123" not in masker.redact(printed)
@@ -45,14 +45,14 @@ def test_a_credential_of_the_wrong_type_is_masked_in_every_printed_form():
 
 def test_short_values_are_not_secrets():
     masker = Redactor()
-    masker.add(["abc", True, None, 12])
+    masker.add_values(["abc", True, None, 12])
     assert not masker.active
     assert masker.redact_json({"a": "abc"}) == {"a": "abc"}
 
 
 def test_json_values_are_masked_deeply():
     masker = Redactor()
-    masker.add([SECRET])
+    masker.add(SECRET)
     state = {"bookmarks": {"s": {"partitions": [{"context": {"id": f"x{SECRET}y"}}]}}}
     assert masker.redact_json(state) == {
         "bookmarks": {"s": {"partitions": [{"context": {"id": "x****y"}}]}}}

@@ -20,6 +20,7 @@ class Action(enum.Enum):
     RETRY = "retry"  # transient: back off with jitter and try again
     RATE_LIMITED = "rate_limited"  # wait as long as the server says, then try again
     AUTH_FAILED = "auth_failed"  # the credential is wrong: stop the whole run
+    RENEW_CREDENTIAL = "renew_credential"  # a token expired: get a new one, retry once
     RESTART_LISTING = "restart_listing"  # the cursor expired: start that listing over
     FAIL = "fail"  # permanent for this request: the partition fails, the run goes on
 

@@ -70,6 +70,9 @@ class RetryableError(Exception):
     def __init__(self, detail: str, *, wait_s: float | None = None, cause: str = "") -> None:
         self.detail = redact(detail)
         self.wait_s = wait_s
+        # The server provably did not act on the request (never connected, or 429/503):
+        # even a request that must not be applied twice may be sent again.
+        self.not_processed = False
         # A short, bounded name for what went wrong ("HTTP 503", "timeout"): retries are
         # counted by it in progress lines and the summary.
         self.cause = redact(cause) if cause else self.detail

@@ -30,14 +30,19 @@ MASK = "****"
 MIN_SECRET_LENGTH = 6
 
 
-class Redactor:
-    """Masks every registered secret in text. Thread-safe; cheap when no secret occurs."""
+class Redactor(logging.Filter):
+    """Masks every registered secret in text. Thread-safe; cheap when no secret occurs.
 
-    def __init__(self) -> None:
+    Also a logging filter, for a logger or handler of its own (tests, a library's logger).
+    """
+
+    def __init__(self, secrets: Iterable[Any] = ()) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._secrets: tuple[str, ...] = ()
+        self.add_values(secrets)
 
-    def add(self, values: Iterable[Any]) -> None:
+    def add_values(self, values: Iterable[Any]) -> None:
         """Register secrets: strings, or values of any JSON type (a credential of the wrong
         type is still a credential: its strings and its printed forms are masked)."""
         forms: set[str] = set()
@@ -45,12 +50,26 @@ class Redactor:
             forms.update(_printed_forms(value))
         with self._lock:
             merged = set(self._secrets) | {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
-            # Longest first: a secret containing another is masked whole.
+            # Longest first: a secret containing another is masked whole. A new tuple,
+            # swapped in whole: threads reading it never see a half-updated one.
             self._secrets = tuple(sorted(merged, key=len, reverse=True))
+
+    def add(self, secret: str) -> None:
+        """Mask a secret obtained at run time (an access token) from now on."""
+        self.add_values([secret])
 
     @property
     def active(self) -> bool:
         return bool(self._secrets)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            _mask_record(record, self)
+        return True
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -92,6 +111,17 @@ def redact(text: str) -> str:
     return redactor().redact(text)
 
 
+def install(secrets: Iterable[Any]) -> Redactor:
+    """Register `secrets` with the process's redactor and mask log records from now on."""
+    redactor().add_values(secrets)
+    _install_record_factory()
+    return redactor()
+
+
+# The name this class had before it became the one process-wide redactor.
+SecretRedactor = Redactor
+
+
 def secret_settings(config_schema: Mapping[str, Any]) -> list[str]:
     """Names of the settings the JSON schema marks secret (singer-sdk's `secret=True`)."""
     properties = config_schema.get("properties", {})
@@ -101,7 +131,8 @@ def secret_settings(config_schema: Mapping[str, Any]) -> list[str]:
 
 def protect(config: Mapping[str, Any], config_schema: Mapping[str, Any]) -> None:
     """Register the secret settings' values and mask them in every log record from now on."""
-    redactor().add(config[name] for name in secret_settings(config_schema) if name in config)
+    redactor().add_values(
+        config[name] for name in secret_settings(config_schema) if name in config)
     _install_record_factory()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from singer_fanout.dates import parse_day, utc_today
 from singer_fanout.errors import ConfigurationProblem
 from singer_fanout.http_client import RetrySettings
 from singer_fanout.transport import INSECURE_OPT_IN, check_api_url
+from singer_fanout.vendor_settings import VendorSetting
 
 DEFAULT_START_DAYS_AGO = 30
 
@@ -36,6 +37,8 @@ class VendorDefaults:
     retention_days: int
     page_size: int
     max_page_size: int
+    # The vendor's own settings (declared, validated, in --about and the settings table).
+    settings: tuple[VendorSetting, ...] = ()
 
 
 def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
@@ -100,6 +103,7 @@ def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
                     "cover every account exactly once. Give each shard its own state."),
         th.Property("summary_path", th.StringType,
                     description="Also write the end-of-run summary as JSON to this file."),
+        *(setting.schema_property() for setting in vendor.settings),
     )
 
 
@@ -149,6 +153,8 @@ class RunSettings:
     summary_path: str | None
     shard: Shard | None = None
     api_url: str = ""  # validated; unused in sandbox mode
+    # The vendor's declared settings, validated (numbers as int/float, defaults filled in).
+    vendor_values: Mapping[str, Any] = field(default_factory=dict)
 
     def wants_account(self, account_id: str) -> bool:
         """Whether this run syncs the account: the allow-list and the shard both agree."""
@@ -213,6 +219,7 @@ class RunSettings:
             summary_path=config.get("summary_path"),
             shard=Shard.parse(config["shard"]) if config.get("shard") else None,
             api_url=api_url,
+            vendor_values={setting.name: setting.read(config) for setting in vendor.settings},
         )
 
 

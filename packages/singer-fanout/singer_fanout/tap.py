@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from types import FrameType
 from typing import Any, ClassVar, cast
@@ -35,11 +35,13 @@ from singer_sdk.streams import Stream
 from typing_extensions import override
 
 from singer_fanout import redaction
+from singer_fanout.auth import Auth, StaticHeaders
 from singer_fanout.counters import RunCounters
 from singer_fanout.engine import FanOutEngine
 from singer_fanout.error_rules import ErrorRules
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from singer_fanout.http_client import HttpClient
+from singer_fanout.pacing import Pacer, PublishedRate
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
 from singer_fanout.settings import RunSettings, VendorDefaults
 from singer_fanout.state import PartitionStateBook, StateEmitter
@@ -92,6 +94,18 @@ class FanOutTap(Tap):
     def auth_headers(self, credential: str) -> dict[str, str]:
         raise NotImplementedError
 
+    def make_auth(self, credential: str, on_secret: Callable[[str], None]) -> Auth:
+        """How requests authenticate; by default the static `auth_headers`. A tap whose
+        credential is exchanged for tokens returns e.g. `OAuth2ClientCredentials`, handing
+        each token to `on_secret` so that logs mask it like a configured secret."""
+        return StaticHeaders(self.auth_headers(credential))
+
+    # The header the vendor reads an idempotency key from, if it honours one: POSTs then
+    # carry a fresh key (the same on every retry) and are retried like GETs.
+    idempotency_key_header: ClassVar[str | None] = None
+    # The rate the vendor documents but announces in no header: paced from the start.
+    published_rate: ClassVar[PublishedRate | None] = None
+
     def open_sandbox(self) -> contextlib.AbstractContextManager[tuple[str, str]]:
         """Start the bundled sandbox; yields (base URL, credential it accepts)."""
         raise NotImplementedError
@@ -143,10 +157,17 @@ class FanOutTap(Tap):
         else:
             base_url = settings.api_url
             credential = self.config[self.vendor.credential_setting]
-        redaction.redactor().add([credential])
+        secrets = [credential] + [
+            str(settings.vendor_values[setting.name]) for setting in self.vendor.settings
+            if setting.secret and settings.vendor_values.get(setting.name)
+        ]
+        redactor = redaction.install(secrets)
         client = HttpClient(
             base_url=base_url,
-            headers=self.auth_headers(credential),
+            headers={"Accept": "application/json"},
+            auth=self.make_auth(credential, redactor.add),
+            idempotency_header=self.idempotency_key_header,
+            pacer=Pacer(self.published_rate) if self.published_rate else None,
             rules=self.error_rules,
             rate_limit_parser=self.parse_rate_limit,
             credential_setting=self.vendor.credential_setting,
