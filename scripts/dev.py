@@ -9,6 +9,7 @@ Only the standard library is used here, because this runs before anything is ins
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,18 +21,19 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+# Every tap, once (taps.json): the install, mypy and the tests take the list from there.
+TAPS = json.loads((ROOT / "taps.json").read_text())["taps"]
 # Every distribution of the repository (packages/<dist>/<import_name>/), each installed
 # editable with the extras the tests use.
 DISTRIBUTIONS = {
     "singer-fanout": ("singer_fanout", ""),
     "vendor-sandbox": ("vendor_sandbox", ""),
-    "tap-vendorx": ("tap_vendorx", "[sandbox]"),
-    "tap-vendory": ("tap_vendory", "[sandbox]"),
+    **{tap["name"]: (tap["module"], "[sandbox]") for tap in TAPS},
     "shardrun": ("shardrun", "[dask]"),
     "target-parquet-lake": ("target_parquet_lake", ""),
 }
 # The install is skipped when none of these files changed since the last one.
-INSTALL_INPUTS = [ROOT / "pyproject.toml"] + [
+INSTALL_INPUTS = [ROOT / "pyproject.toml", ROOT / "taps.json"] + [
     ROOT / "packages" / dist / "pyproject.toml" for dist in DISTRIBUTIONS
 ]
 STAMP = VENV / ".installed-from"
