@@ -20,7 +20,7 @@ from tests.tap_runner import run_tap
 from tests.taps.conftest import CREDENTIAL, sandbox_config
 from vendor_sandbox import run_sandbox
 
-AUTH_STATUS = {"x": 401, "y": 403}
+AUTH_STATUS = {"x": 401, "y": 403, "z": 403}
 
 
 def test_an_account_and_a_service_out_of_the_credentials_reach_fail_alone(vendor, tmp_path):
@@ -75,6 +75,8 @@ def test_a_credential_revoked_mid_run_stops_the_run_promptly(vendor, tmp_path):
         live = LiveTap(vendor, config, tmp_path)
         assert live.read_until(records_seen("metrics", 1)), "the run ended before any metrics"
         sandbox.update(token="a-new-credential-the-tap-does-not-have")  # noqa: S106 - a test value
+        if vendor == "z":
+            sandbox.revoke_tokens()  # the access tokens issued so far die with the secret
         sandbox.reset_stats()
         run = live.finish()
         after = sandbox.stats()["requests_total"]

@@ -33,8 +33,9 @@ class CredentialRejected(Exception):
         self.status = status
         if mid_run:
             text = (f"the vendor stopped accepting the credential in setting '{setting}' "
-                    f"during the run (HTTP {status}: {vendor_message}); the run's first "
-                    "request, sent again, was refused too: it was revoked or has expired")
+                    f"during the run (HTTP {status}: {vendor_message}); asked again (the "
+                    "run's first request, or a new token), it was refused too: it was revoked "
+                    "or has expired")
         else:
             text = (f"the vendor rejected the credential in setting '{setting}' "
                     f"(HTTP {status}: {vendor_message}); check the value and its permissions")

@@ -211,7 +211,8 @@ class HttpClient:
                 self._counters.add("credential_renewals")
                 continue
             except PartitionError as error:
-                if error.status == 404 and self._proof is None and call.method == "GET":
+                first_request = call.method == "GET" or call.credential_request
+                if error.status == 404 and self._proof is None and first_request:
                     # Nothing has worked yet and the very first listing does not exist:
                     # the base URL is wrong, not one account.
                     path = call.url[len(self.base_url):]
@@ -331,7 +332,8 @@ class HttpClient:
             raise _RateLimited(detail)
         if action in (Action.RENEW_CREDENTIAL, Action.AUTH_FAILED) and credential_request:
             # The credential exchange itself was refused: the credential is wrong.
-            raise CredentialRejected(self._credential_setting, response.status_code, detail)
+            raise CredentialRejected(self._credential_setting, response.status_code, detail,
+                                     mid_run=self._proof is not None)
         if action is Action.RENEW_CREDENTIAL:
             raise _StaleCredential(detail, response.status_code)
         if action is Action.AUTH_FAILED:

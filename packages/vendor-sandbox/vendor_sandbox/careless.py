@@ -16,7 +16,7 @@ from typing import Any
 from vendor_sandbox.httpserver import Response
 from vendor_sandbox.world import Account, World, midnight
 
-LATE_ACCOUNT = {"x": "acc_late", "y": "o-late"}
+LATE_ACCOUNT = {"x": "acc_late", "y": "o-late", "z": "ws_late"}
 _MESSAGE_KEYS = ("message", "detail")
 
 

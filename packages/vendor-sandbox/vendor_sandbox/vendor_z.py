@@ -190,7 +190,9 @@ class VendorZ(VendorApi):
         return life is not None and life[0] >= self._revoked_before and now < life[1]
 
     def presented_credential(self, request: Request) -> str | None:
-        return self._token(request)
+        """The access token of an API call, or the client secret of a token request."""
+        form = dict(parse_qsl(request.body.decode("latin-1"), keep_blank_values=True))
+        return self._token(request) or form.get("client_secret")
 
     def auth_failure(self, request_id: str, message: str | None = None) -> Response:
         if message is not None:  # a valid token without access to this workspace/project
