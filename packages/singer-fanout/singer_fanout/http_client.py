@@ -211,9 +211,10 @@ class HttpClient:
                 self._counters.add("credential_renewals")
                 continue
             except PartitionError as error:
-                if error.status == 404 and self._proof is None and call.method == "GET":
-                    # Nothing has worked yet and the very first listing does not exist:
-                    # the base URL is wrong, not one account.
+                first = self._proof is None and (call.method == "GET" or call.credential_request)
+                if error.status == 404 and first:
+                    # Nothing has worked yet and the very first listing (or the token
+                    # endpoint) does not exist: the base URL is wrong, not one account.
                     path = call.url[len(self.base_url):]
                     raise ConfigurationProblem(
                         "api_url", _not_found_hint(self.base_url, path, error.detail)
