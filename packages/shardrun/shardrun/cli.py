@@ -2,7 +2,7 @@
 
     run          run the N shards (pipe or meltano mode) on Dask or local threads
     merge-state  union shard states (and split them for a new shard count)
-    meltano-yml  print inherited extractors, jobs and schedules for N shards
+    meltano-yml  print inherited extractors and jobs (and, asked, schedules) for N shards
 
 Exit codes of `run`: 0 every shard succeeded; 1 some shard failed (each is reported with
 its summary, the others ran to their end); 2 usage or work-directory problem.
@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     yml.add_argument("--name", required=True, help="prefix of the job and schedule names")
     yml.add_argument("--summary-dir", default="${MELTANO_PROJECT_ROOT}/output",
                      help="folder of the per-shard run summaries")
-    yml.add_argument("--interval", default="@daily")
+    yml.add_argument("--schedule", metavar="INTERVAL",
+                     help="also write a schedule per shard with this interval (@daily, a cron "
+                     "expression); without it, no schedules: the jobs only")
     return parser
 
 
@@ -66,6 +68,9 @@ def _add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("--workers", type=int,
                      help="LocalCluster worker processes, or threads; each runs one shard at "
                      "a time (default: one per shard)")
+    run.add_argument("--dask-logs", action="store_true",
+                     help="show Dask's own INFO logs (scheduler and workers starting and "
+                     "stopping); by default only its warnings and errors")
     run.add_argument("--shard-timeout", type=float,
                      help="seconds after which a shard's tap is stopped (SIGTERM: it writes "
                      "its state) and the shard counts as failed")
@@ -75,8 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # Dask narrates every worker's start and stop at INFO; the shards' outcomes matter here.
-    logging.getLogger("distributed").setLevel(logging.WARNING)
     if args.command == "merge-state":
         return _merge_state(args)
     if args.command == "meltano-yml":
@@ -84,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(meltano_shards_yaml(
             args.extractor, args.loader, args.shards, name=args.name,
-            summary_dir=args.summary_dir, interval=args.interval))
+            summary_dir=args.summary_dir, schedule=args.schedule))
         return 0
     return _run(args)
 
@@ -112,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     request = RunRequest(
         shard_count=args.shards, work_dir=args.work_dir, spec=spec,
         rerun_failed=args.rerun_failed, executor=args.executor, scheduler=args.scheduler,
-        workers=args.workers, timeout_s=args.shard_timeout,
+        workers=args.workers, timeout_s=args.shard_timeout, dask_logs=args.dask_logs,
     )
     try:
         return run(request, say=lambda line: print(line, flush=True))

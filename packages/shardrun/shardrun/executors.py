@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -25,6 +26,33 @@ OnResult = Callable[[ShardResult], None]
 
 class DaskMissing(RuntimeError):
     pass
+
+
+# Dask reads its logging levels from the environment when a process imports it: set here,
+# they reach the worker processes a LocalCluster spawns, not only this one.
+DASK_LOG_LEVEL_VARIABLE = "DASK_LOGGING__DISTRIBUTED"
+
+
+@contextlib.contextmanager
+def quiet_dask(show_logs: bool) -> Iterator[None]:
+    """Dask narrates every scheduler, nanny and worker start and stop at INFO (dozens of
+    lines per run); what matters here is the shards' outcomes. WARNING and above still show;
+    `show_logs` (the CLI's --dask-logs) leaves Dask as it is."""
+    if show_logs:
+        yield
+        return
+    dask_logger = logging.getLogger("distributed")
+    old_level, old_variable = dask_logger.level, os.environ.get(DASK_LOG_LEVEL_VARIABLE)
+    dask_logger.setLevel(logging.WARNING)
+    os.environ[DASK_LOG_LEVEL_VARIABLE] = "warning"
+    try:
+        yield
+    finally:
+        dask_logger.setLevel(old_level)
+        if old_variable is None:
+            os.environ.pop(DASK_LOG_LEVEL_VARIABLE, None)
+        else:
+            os.environ[DASK_LOG_LEVEL_VARIABLE] = old_variable
 
 
 def import_distributed() -> ModuleType:
@@ -47,11 +75,12 @@ def run_on_threads(jobs: Sequence[ShardJob], workers: int, on_result: OnResult) 
 
 
 def run_on_dask(
-    jobs: Sequence[ShardJob], scheduler: str | None, workers: int, on_result: OnResult
+    jobs: Sequence[ShardJob], scheduler: str | None, workers: int, on_result: OnResult,
+    *, dask_logs: bool = False,
 ) -> str:
     """One Dask task per shard; returns a description of the cluster used."""
     distributed = import_distributed()
-    with _client(distributed, scheduler, workers) as (client, where):
+    with quiet_dask(dask_logs), _client(distributed, scheduler, workers) as (client, where):
         logger.info("running %d shard(s) on %s", len(jobs), where)
         futures = {
             # A fresh key: a rerun of the same shard is new work, never a cached result.

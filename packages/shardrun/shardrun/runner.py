@@ -27,6 +27,7 @@ class RunRequest:
     scheduler: str | None = None
     workers: int | None = None  # default: one per shard, all shards at once
     timeout_s: float | None = None
+    dask_logs: bool = False  # Dask's own INFO logs (quiet unless asked for)
 
     @property
     def mode(self) -> str:
@@ -125,4 +126,4 @@ def _execute(
     if request.executor == "threads":
         run_on_threads(jobs, workers, record)
         return f"{workers} local thread(s)"
-    return run_on_dask(jobs, request.scheduler, workers, record)
+    return run_on_dask(jobs, request.scheduler, workers, record, dask_logs=request.dask_logs)

@@ -14,6 +14,11 @@ partition's plan advance its bookmark and schedules the children. So:
 - A failed step fails its partition: its steps not yet started are dropped, the ones in
   flight finish and are written, and the bookmark stays behind the failed step (the plan
   only advances over a contiguous prefix of finished steps). The other partitions go on.
+- One run emits a listing's key at most once and schedules a partition at most once: a
+  page-numbered listing that shifts while it is read (an account created mid-run) repeats an
+  item on the next page, which must not sync that account twice.
+- A credential the vendor stops accepting mid-run ends the run (exit 2) at the first
+  partition that sees it: the HTTP client tells it from one account's missing permission.
 - Deeper partitions are scheduled first (metrics before more service listings), and a
   partition already started goes before a new one at its depth, so what is waiting in
   memory stays bounded by the work in flight, not by the size of the account.
@@ -159,6 +164,8 @@ class FanOutEngine:
         self._sequence = itertools.count()
         self._emitters: dict[str, RecordEmitter] = {}
         self._busy: Counter[str] = Counter()  # steps in flight per rate-limit scope
+        self._scheduled: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
+        self._listed: dict[str, set[tuple[Any, ...]]] = {}  # listing keys emitted, per stream
 
     def run(self, roots: list[Stream]) -> None:
         """Sync the root streams and, through them, every selected descendant."""
@@ -199,10 +206,16 @@ class FanOutEngine:
             return IDLE_TICK_S
         return max(0.0, min(IDLE_TICK_S, self._delayed[0][0] - self._clock()))
 
-    def _schedule(self, partition: Partition) -> None:
+    def _schedule(self, partition: Partition) -> bool:
+        """Queue `partition` unless this run already did (then False)."""
+        identity = (partition.stream.name, tuple(sorted((partition.context or {}).items())))
+        if identity in self._scheduled:
+            return False  # listed twice (a shifted page): it is synced once
+        self._scheduled.add(identity)
         self._queue(_Running(partition), first=False)
         self._summary.work.scheduled(partition.stream.name,
                                      lists_children=bool(self._wanted(partition)))
+        return True
 
     def _queue(self, running: _Running, *, first: bool) -> None:
         depth = running.partition.depth
@@ -285,20 +298,20 @@ class FanOutEngine:
         job = running.partition
         stream = job.stream
         records = result.records
-        children: list[Partition] = []
         for record in records:
             for key, value in (job.context or {}).items():
                 record.setdefault(key, value)
-            children.extend(self._children_of(job, record))
+        if not stream.replication_key and stream.primary_keys:
+            records = self._first_listed(stream, records)
+        children = [child for record in records for child in self._children_of(job, record)]
         if stream.selected:
             self._emitter_for(stream).write(records)
             running.records += len(records)
         assert running.plan is not None
         running.plan.step_done(step, result)
         self._emitter.changed(len(records))
-        for child in children:
-            self._schedule(child)
-        running.children.update(child.stream.name for child in children)
+        scheduled = [child for child in children if self._schedule(child)]
+        running.children.update(child.stream.name for child in scheduled)
         if result.then and not running.failed:
             if result.not_before is not None and result.not_before > self._clock():
                 for follow_up in result.then:
@@ -319,6 +332,22 @@ class FanOutEngine:
             self._summary.tally(name).records += running.records
         else:
             self._summary.partition_ok(name, running.records)
+
+    def _first_listed(self, stream: Stream, records: list[Record]) -> list[Record]:
+        """The records whose key this run has not emitted yet (listings only: they carry no
+        replication key, so a repeat is never a newer version)."""
+        seen = self._listed.setdefault(stream.name, set())
+        fresh = []
+        for record in records:
+            key = tuple(record.get(name) for name in stream.primary_keys)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(record)
+        if len(fresh) < len(records):
+            logger.info("%s: %d item(s) listed twice (the listing shifted while it was read: "
+                        "an item was added or removed); each is emitted and synced once",
+                        stream.name, len(records) - len(fresh))
+        return fresh
 
     def _emitter_for(self, stream: Stream) -> RecordEmitter:
         emitter = self._emitters.get(stream.name)
