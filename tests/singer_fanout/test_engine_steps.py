@@ -28,6 +28,8 @@ class FakeStream:
 
     selected = False
     child_streams: list[Any] = []
+    replication_key = None
+    primary_keys = ()
 
     def __init__(self, name: str) -> None:
         self.name = name

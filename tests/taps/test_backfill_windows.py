@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from tests.tap_runner import run_tap
 from tests.taps.conftest import BASE_TODAY, sandbox_config, tap_config
 from tests.truth import assert_matches_truth, expected
@@ -37,6 +39,7 @@ def test_windows_of_one_service_run_concurrently_and_equal_truth(tmp_path):
         assert list(run.bookmarks().values()) == [config["end_date"]]
 
 
+@pytest.mark.parametrize("vendor", ["x", "y"])  # VendorZ's reports are jobs, not windows
 def test_a_failed_window_keeps_the_days_before_it_and_the_next_run_fills_the_rest(
     vendor, tmp_path
 ):

@@ -70,8 +70,31 @@ class PartitionedStream(Stream):
         return (first, last) if first <= last else None
 
     def plan_partition(self, context: Mapping[str, Any] | None, hints: Any) -> PartitionPlan:
-        """How the engine fetches one partition: by default in one step, `get_records`."""
-        return WholePartitionPlan(self, context)
+        """How the engine fetches one partition: by default in one step, `get_records`,
+        bookmarked (when the stream is incremental) once all its records are written."""
+        if not self.replication_key:
+            return WholePartitionPlan(self, context)
+
+        def bookmark(records: list[dict[str, Any]]) -> None:
+            value = self.completed_bookmark(context, records)
+            if value is not None and self.replication_key:
+                self.fanout_tap.state_book.advance(self.name, context or {},
+                                                   self.replication_key, value)
+
+        return WholePartitionPlan(self, context, bookmark)
+
+    def completed_bookmark(
+        self, context: Mapping[str, Any] | None, records: list[dict[str, Any]]
+    ) -> Any:
+        """The bookmark a partition fetched whole earns once all its records are written.
+
+        For day-keyed streams this is the last day synced (the window's end), not the last
+        day that had data: a deleted service would otherwise re-read a growing range.
+        """
+        window = self.sync_window(context)
+        if window is not None:
+            return window[1].isoformat()
+        return None
 
     def get_child_context(self, record: Record, context: Context | None) -> dict | None:
         """Children get exactly the contract keys, nothing else."""
