@@ -24,8 +24,9 @@ from typing import Any
 
 from singer_sdk.streams import Stream
 
-from singer_fanout.emit import RecordEmitter
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
+from singer_fanout.metrics import partition_scope
+from singer_fanout.outputs import StreamOutputs
 from singer_fanout.record_check import check_records
 from singer_fanout.state import PartitionStateBook, StateEmitter
 from singer_fanout.summary import RunSummary
@@ -81,10 +82,11 @@ def fetch_partition(stream: Stream, context: Context | None) -> list[dict[str, A
     """Worker side: every record of one partition, post-processed, or an exception."""
     records = []
     own_context = dict(context) if context else None  # the stream's copy, made once
-    for raw in stream.get_records(own_context):
-        record = stream.post_process(raw, own_context)  # type: ignore[arg-type]
-        if record is not None:
-            records.append(record)
+    with partition_scope(stream, context):  # tags the requests' METRIC lines
+        for raw in stream.get_records(own_context):
+            record = stream.post_process(raw, own_context)  # type: ignore[arg-type]
+            if record is not None:
+                records.append(record)
     check_records(stream, context, records)  # a wrong type fails the partition, not the load
     return records
 
@@ -99,6 +101,7 @@ class FanOutEngine:
         max_concurrency: int,
         completed_bookmark: Callable[[Stream, Context | None, list[dict[str, Any]]], Any],
         interrupted: Callable[[], int | None],
+        outputs: StreamOutputs,
     ) -> None:
         self._book = book
         self._emitter = emitter
@@ -107,7 +110,7 @@ class FanOutEngine:
         self._completed_bookmark = completed_bookmark
         self._interrupted = interrupted
         self._waiting: list[deque[Partition]] = []
-        self._emitters: dict[str, RecordEmitter] = {}
+        self._outputs = outputs  # RECORD or BATCH messages, table versions, METRIC lines
         self._busy: Counter[str] = Counter()  # partitions in flight per rate-limit scope
 
     def run(self, roots: list[Stream]) -> None:
@@ -170,6 +173,7 @@ class FanOutEngine:
             logger.error("partition failed, skipped: %s: %s: %s",
                          job.describe(), type(error).__name__, error)
             self._summary.partition_failed(stream.name, job.context, error)
+            self._outputs.partition_failed(stream)
             return []
         children: list[Partition] = []
         for record in records:
@@ -177,7 +181,7 @@ class FanOutEngine:
                 record.setdefault(key, value)
             children.extend(self._children_of(job, record))
         if stream.selected:
-            self._emitter_for(stream).write(records)
+            self._outputs.write(stream, records)
         if stream.selected and stream.replication_key:
             bookmark = self._completed_bookmark(stream, job.context, records)
             if bookmark is not None:
@@ -188,12 +192,6 @@ class FanOutEngine:
         for child in children:
             self._schedule(child)
         return children
-
-    def _emitter_for(self, stream: Stream) -> RecordEmitter:
-        emitter = self._emitters.get(stream.name)
-        if emitter is None:
-            emitter = self._emitters[stream.name] = RecordEmitter(stream)
-        return emitter
 
     def _children_of(self, job: Partition, record: dict[str, Any]) -> list[Partition]:
         stream = job.stream

@@ -44,6 +44,7 @@ from singer_fanout.errors import (
     TransportFailure,
 )
 from singer_fanout.links import same_origin
+from singer_fanout.metrics import log_http_request
 from singer_fanout.pacing import Pacer
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
 from singer_fanout.transport import describe_transport_error, host_of
@@ -265,6 +266,7 @@ class HttpClient:
         url = call.url
         if call.params:
             url += ("&" if "?" in url else "?") + urlencode(call.params)
+        started = time.perf_counter()
         try:
             raw = self._pool_manager().request(
                 call.method, url, body=call.body,
@@ -284,6 +286,7 @@ class HttpClient:
             failure.not_processed = isinstance(error, (NewConnectionError, ConnectTimeoutError))
             raise failure from None
         self._answered = True
+        log_http_request(call.url, raw.status, time.perf_counter() - started)  # SDK METRIC
         response = Answer(raw.status, raw.headers, raw.data)
         self._limiter.observe(call.scope, self._parse_rate_limit(response.headers))
         try:
