@@ -74,3 +74,15 @@ def test_declared_dependencies_are_exactly_the_imports(package):
     assert unknown == [], f"imports no installed distribution provides: {unknown}"
     assert sorted(needed - declared) == [], "imported but not declared"
     assert sorted(declared - needed) == [], "declared but never imported"
+
+
+def test_every_distribution_supports_the_same_singer_sdk_range():
+    # CI tests both ends of one range (scripts/sdk_floor.py reads the kit's lower bound).
+    ranges = {}
+    for package in PACKAGES:
+        project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+        for requirement in project.get("dependencies", []):
+            if requirement_name(requirement) == "singer-sdk":
+                ranges[package.name] = requirement
+    assert "singer-fanout" in ranges
+    assert len(set(ranges.values())) == 1, ranges
