@@ -26,7 +26,7 @@ DISTRIBUTIONS = {
     "vendor-sandbox": ("vendor_sandbox", ""),
     "tap-vendorx": ("tap_vendorx", "[sandbox]"),
     "tap-vendory": ("tap_vendory", "[sandbox]"),
-    "shardrun": ("shardrun", "[dask]"),
+    "shardrun": ("shardrun", "[dask,prefect]"),
     "target-parquet-lake": ("target_parquet_lake", ""),
 }
 # The install is skipped when none of these files changed since the last one.
