@@ -9,7 +9,9 @@ Only the standard library is used here, because this runs before anything is ins
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -19,18 +21,19 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+# Every tap, once (taps.json): the install, mypy and the tests take the list from there.
+TAPS = json.loads((ROOT / "taps.json").read_text())["taps"]
 # Every distribution of the repository (packages/<dist>/<import_name>/), each installed
 # editable with the extras the tests use.
 DISTRIBUTIONS = {
     "singer-fanout": ("singer_fanout", ""),
     "vendor-sandbox": ("vendor_sandbox", ""),
-    "tap-vendorx": ("tap_vendorx", "[sandbox]"),
-    "tap-vendory": ("tap_vendory", "[sandbox]"),
+    **{tap["name"]: (tap["module"], "[sandbox]") for tap in TAPS},
     "shardrun": ("shardrun", "[dask,prefect]"),
     "target-parquet-lake": ("target_parquet_lake", ""),
 }
 # The install is skipped when none of these files changed since the last one.
-INSTALL_INPUTS = [ROOT / "pyproject.toml"] + [
+INSTALL_INPUTS = [ROOT / "pyproject.toml", ROOT / "taps.json"] + [
     ROOT / "packages" / dist / "pyproject.toml" for dist in DISTRIBUTIONS
 ]
 STAMP = VENV / ".installed-from"
@@ -72,12 +75,36 @@ def setup() -> None:
     STAMP.write_text(fingerprint)
 
 
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the coverage page test, when missing and we may.
+
+    Only on Linux with apt-get, as root; anywhere else the test skips and says how to get
+    a browser. A failed install is reported, not fatal: the rest of the suite still runs.
+    """
+    if any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        return
+    if not sys.platform.startswith("linux") or not shutil.which("apt-get"):
+        return
+    if getattr(os, "geteuid", lambda: -1)() != 0:
+        print("chromium is missing and this is not root: the coverage page test will skip",
+              flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+        print(f"+ {' '.join(cmd)}", flush=True)
+        if subprocess.run(cmd, env=env, check=False).returncode != 0:
+            print("installing chromium failed: the coverage page test will skip", flush=True)
+            return
+
+
 def mypy_targets() -> list[str]:
     return [f"packages/{dist}/{module}" for dist, (module, _) in DISTRIBUTIONS.items()]
 
 
 def test(extra_args: list[str]) -> None:
     setup()
+    ensure_chromium()
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy", *mypy_targets(), "benchmarks", "scripts")
     completed = subprocess.run([str(PY), "-m", "pytest", *extra_args], cwd=ROOT, check=False)
@@ -117,6 +144,19 @@ def demo() -> None:
     run(BIN / "meltano", "run", "tap-vendorx", "target-parquet", env=env)
     run(PY, "scripts/show_output.py", "output/vendorx", "--job",
         "tap-vendorx-to-target-parquet", env=env)
+    show_coverage(env)
+
+
+def show_coverage(env: dict[str, str]) -> None:
+    """Print the lake's gaps and end with where the coverage page is."""
+    page = ROOT / "output" / "coverage.html"
+    cmd = [str(BIN / "target-parquet-coverage"), "output", "--html", str(page)]
+    print(f"+ {' '.join(cmd)}", flush=True)
+    # Exit 1 means "the lake has gaps": worth seeing on the page, not a failed demo.
+    if subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode > 1:
+        sys.exit("the coverage command could not read output/")
+    print(f"\nOpen the coverage page (which days each service has; gaps in red): "
+          f"{page.as_uri()}")
 
 
 def main() -> None:

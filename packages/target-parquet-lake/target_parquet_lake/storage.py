@@ -191,6 +191,38 @@ def parse_scheme(destination: str) -> tuple[str, str]:
     return store, destination
 
 
+def resolve_lake(
+    destination: str,
+    storage_options: Mapping[str, object] | None = None,
+) -> Lake:
+    """The filesystem and root of a destination, without touching it.
+
+    What readers (target-parquet-coverage) use, so they find files exactly where the
+    loader put them; `open_lake` adds the loader's checks that it can write there.
+
+    Raises:
+        DestinationError: unsupported scheme or a storage option pyarrow refuses.
+    """
+    options = dict(storage_options or {})
+    store, location = parse_scheme(destination)
+    shown = display_uri(destination)
+    if store == "local":
+        folder = Path(location[len("file://") :] if location.startswith("file://") else location)
+        return Lake(
+            fs=pafs.LocalFileSystem(),
+            root=str(folder.expanduser().resolve()),
+            store="local",
+            display=shown,
+        )
+    if store == "s3":
+        fs, root = _s3(location, options)
+    elif store == "gcs":
+        fs, root = _filesystem("gcs", options, shown), _bucket_path(location)
+    else:
+        fs, root = _azure(location, options, shown)
+    return Lake(fs=fs, root=root.rstrip("/"), store=store, display=shown)
+
+
 def open_lake(destination: str, storage_options: Mapping[str, object] | None = None) -> Lake:
     """Resolve `destination_path` and check it can be written, before anything is.
 
@@ -199,28 +231,20 @@ def open_lake(destination: str, storage_options: Mapping[str, object] | None = N
             container, or credentials that cannot reach or write to it.
     """
     options = dict(storage_options or {})
-    store, location = parse_scheme(destination)
-    shown = display_uri(destination)
-    if store == "local":
-        return _open_local(location, shown)
-    if store == "s3":
-        fs, root = _s3(location, options)
-    elif store == "gcs":
-        fs, root = _filesystem("gcs", options, shown), _bucket_path(location)
-    else:
-        fs, root = _azure(location, options, shown)
-    lake = Lake(fs=fs, root=root.rstrip("/"), store=store, display=shown)
+    lake = resolve_lake(destination, options)
+    if lake.is_local:
+        _prepare_local(lake)
+        return lake
     try:
         _check_object_store(lake)
     except OSError as exc:
-        msg = f"destination_path {shown!r}: {redact(str(exc), options)}"
+        msg = f"destination_path {lake.display!r}: {redact(str(exc), options)}"
         raise DestinationError(msg) from None
     return lake
 
 
-def _open_local(location: str, shown: str) -> Lake:
-    root = Path(location[len("file://") :] if location.startswith("file://") else location)
-    root = root.expanduser().resolve()
+def _prepare_local(lake: Lake) -> None:
+    root, shown = Path(lake.root), lake.display
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -229,7 +253,6 @@ def _open_local(location: str, shown: str) -> Lake:
     if not os.access(root, os.W_OK | os.X_OK):
         msg = f"destination_path {shown!r}: the folder is not writable (permission denied)"
         raise DestinationError(msg)
-    return Lake(fs=pafs.LocalFileSystem(), root=str(root), store="local", display=shown)
 
 
 def _bucket_path(location: str) -> str:
