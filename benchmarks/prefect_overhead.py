@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.shards import KEY, ORGS, sandbox
+from benchmarks.shards import ORGS, run_shards, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,25 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def one_run(executor: str, shards: int, days: int) -> dict[str, Any]:
     today = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=2)
     with sandbox(days, today) as url, tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        (work / "tap.json").write_text(json.dumps({
-            "api_url": url, "api_key": KEY,
-            "start_date": (today - dt.timedelta(days=days)).isoformat(),
-            "end_date": (today - dt.timedelta(days=1)).isoformat(),
-        }))
-        (work / "target.json").write_text(json.dumps({"destination_path": str(work / "out")}))
-        command = [
-            sys.executable, "-m", "shardrun", "run", "--executor", executor,
-            "--shards", str(shards), "--workers", str(shards), "--work-dir", str(work / "w"),
-            "--tap", "tap-vendory", "--tap-config", str(work / "tap.json"),
-            "--target", "target-parquet", "--target-config", str(work / "target.json"),
-        ]
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"{executor} failed:\n{done.stdout}\n{done.stderr[-3000:]}")
-        manifest = json.loads((work / "w" / "manifest.json").read_text())
+        wall, manifest = run_shards(url, Path(folder), today, days, shards, executor=executor)
     sync = max(entry["summary"]["duration_s"] for entry in manifest["shards"].values())
     return {"executor": executor, "wall": wall, "sync": sync}
 
