@@ -331,8 +331,10 @@ class HttpClient:
             # The limiter now holds this and every other request in the scope until then.
             raise _RateLimited(detail)
         if action in (Action.RENEW_CREDENTIAL, Action.AUTH_FAILED) and credential_request:
-            # The credential exchange itself was refused: the credential is wrong.
-            raise CredentialRejected(self._credential_setting, response.status_code, detail)
+            # The credential exchange itself was refused: the credential is wrong (revoked,
+            # when it worked earlier in the run).
+            raise CredentialRejected(self._credential_setting, response.status_code, detail,
+                                     mid_run=self._proof is not None)
         if action is Action.RENEW_CREDENTIAL:
             raise _StaleCredential(detail, response.status_code)
         if action is Action.AUTH_FAILED:
