@@ -18,7 +18,8 @@ from typing import Any
 import urllib3
 from urllib3.exceptions import HTTPError, SSLError, TimeoutError
 
-from tapkit.answer import Answer
+from tapkit.answer import Answer, NestedTooDeeply
+from tapkit.bounded_read import BodyLimits, read_bounded
 from tapkit.counters import RunCounters
 from tapkit.error_rules import Action, ErrorRules
 from tapkit.errors import (
@@ -32,6 +33,7 @@ from tapkit.ratelimit import RateLimiter, RateLimitInfo
 
 logger = logging.getLogger("tapkit.http")
 
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 RateLimitParser = Callable[[Mapping[str, str]], RateLimitInfo]
 
 
@@ -46,6 +48,10 @@ class RetrySettings:
     max_rate_limit_wait_s: float = 300.0
     max_rate_limited_retries: int = 50
     ca_bundle: str | None = None
+    # The whole response, request sent to last byte; None: twice read_timeout_s.
+    response_deadline_s: float | None = None
+    # Far above any legitimate page (the largest contract page is well under 1 MiB).
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 class HttpClient:
@@ -77,6 +83,11 @@ class HttpClient:
         self._sleep = sleep
         self._pool_lock = threading.Lock()
         self._pool: urllib3.PoolManager | None = None
+        self._body_limits = BodyLimits(
+            deadline_s=retry.response_deadline_s or 2 * retry.read_timeout_s,
+            max_bytes=retry.max_response_bytes,
+            read_timeout_s=retry.read_timeout_s,
+        )
 
     def close(self) -> None:
         with self._pool_lock:
@@ -121,12 +132,14 @@ class HttpClient:
     def _attempt(self, url: str, params: Mapping[str, Any], *, scope: str, what: str) -> Any:
         self._limiter.acquire(scope)
         self._counters.add("requests")
+        limits = self._body_limits
+        started = time.monotonic()  # the response deadline counts from here
         try:
             raw = self._pool_manager().request(
                 "GET", url, fields=dict(params), headers=self._headers,
                 timeout=urllib3.Timeout(connect=self._retry.connect_timeout_s,
-                                        read=self._retry.read_timeout_s),
-                retries=False, redirect=False,
+                                        read=min(limits.read_timeout_s, limits.deadline_s)),
+                retries=False, redirect=False, preload_content=False,
             )
         except TimeoutError as timeout:
             raise RetryableError(f"timed out ({type(timeout).__name__})") from None
@@ -138,7 +151,8 @@ class HttpClient:
             ) from None
         except HTTPError as error:
             raise RetryableError(f"connection failed ({type(error).__name__})") from None
-        response = Answer(raw.status, raw.headers, raw.data)
+        body = read_bounded(raw, started=started, limits=limits)
+        response = Answer(raw.status, raw.headers, body)
         self._limiter.observe(scope, self._parse_rate_limit(response.headers))
         return self._judge(response, scope=scope, what=what)
 
@@ -147,9 +161,10 @@ class HttpClient:
         if action is Action.OK:
             try:
                 payload = response.json()
-            except ValueError:
+            except ValueError as error:
+                reason = f": {error}" if isinstance(error, NestedTooDeeply) else ""
                 raise RetryableError(
-                    f"HTTP {response.status_code} with a malformed JSON body"
+                    f"HTTP {response.status_code} with a malformed JSON body{reason}"
                 ) from None
             verdict = self._rules.body_rule(response, payload)
             if verdict is None:
