@@ -20,7 +20,7 @@ from urllib3.exceptions import HTTPError
 
 from tapkit.errors import RetryableError
 
-CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 16 * 1024
 MIB = 1024 * 1024
 
 
@@ -60,7 +60,8 @@ def read_bounded(
             if left <= 0:
                 raise _past_deadline(limits, size)
             _set_socket_timeout(raw, min(limits.read_timeout_s, left))
-            piece = raw.read1(CHUNK_BYTES)
+            # Never more than one byte past the cap: that byte is what proves it passed.
+            piece = raw.read1(min(CHUNK_BYTES, limits.max_bytes - size + 1))
             if not piece:
                 break
             size += len(piece)
@@ -71,9 +72,11 @@ def read_bounded(
                 )
             pieces.append(piece)
     except RetryableError:
+        pieces.clear()  # the traceback keeps this frame alive until the error is handled
         _abandon(raw)
         raise
     except (HTTPError, OSError) as error:
+        pieces.clear()
         _abandon(raw)
         if clock() - started >= limits.deadline_s:
             raise _past_deadline(limits, size) from None
