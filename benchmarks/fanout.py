@@ -83,7 +83,7 @@ def partition_scaling(vendor: str, small: int, large: int) -> tuple[list[list[An
         world = {"seed": 7, "accounts": services // 50, "services_per_account": (50, 50),
                  "history_days": 10, "deleted_service_rate": 0, "rate_limit": NO_LIMIT}
         results = {}
-        for label, baseline in (("tapkit", False), ("plain singer-sdk", True)):
+        for label, baseline in (("singer_fanout", False), ("plain singer-sdk", True)):
             with sandbox_process(vendor, **world) as sandbox:
                 results[label] = run_tap(vendor, {"api_url": sandbox.url,
                                                   "start_date": start_date(1)},
@@ -92,7 +92,7 @@ def partition_scaling(vendor: str, small: int, large: int) -> tuple[list[list[An
             rows.append([vendor, services, label, f"{result.seconds:.1f}",
                          f"{result.seconds / services * 1000:.2f}", result.state_messages,
                          f"{result.state_bytes / 1e6:.2f}"])
-        rss.append(results["tapkit"].peak_rss_mb)
+        rss.append(results["singer_fanout"].peak_rss_mb)
     memory = [vendor, f"{rss[0]:.0f}", f"{rss[1]:.0f}", f"{rss[1] / rss[0] - 1:+.0%}"]
     return rows, memory
 
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same scenarios")
     args = parser.parse_args()
     quick = args.quick
-    print(f"# tapkit fan-out benchmark ({'quick' if quick else 'full'} sizes, {TODAY})")
+    print(f"# singer_fanout fan-out benchmark ({'quick' if quick else 'full'} sizes, {TODAY})")
 
     services = 300 if quick else 1000
     table(
@@ -136,7 +136,7 @@ def main() -> None:
          "STATE MB"],
         scaling_rows,
     )
-    table("Memory (tapkit, peak RSS)",
+    table("Memory (singer_fanout, peak RSS)",
           ["tap", f"MB at {small}", f"MB at {large}", "growth for 10x services"], memory_rows)
     count = 50_000 if quick else 200_000
     results = {variant: record_path.measure(variant, count) for variant in ("sdk", "kit")}
@@ -144,7 +144,7 @@ def main() -> None:
         f"Record path ({count:,} metrics records, no HTTP)",
         ["orchestration", "seconds", "records/s"],
         [[label, f"{results[v][0]:.2f}", f"{results[v][1] / results[v][0]:,.0f}"]
-         for v, label in (("sdk", "plain singer-sdk"), ("kit", "tapkit"))],
+         for v, label in (("sdk", "plain singer-sdk"), ("kit", "singer_fanout"))],
     )
     print(f"\nrecord path speedup: {results['sdk'][0] / results['kit'][0]:.2f}x")
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
 
+from singer_fanout.engine import FanOutEngine, Partition
+from singer_fanout.state import StateEmitter
+from singer_fanout.summary import RunSummary
 from tap_vendorx.tap import TapVendorX
-from tapkit.engine import FanOutEngine, Partition
-from tapkit.state import StateEmitter
-from tapkit.summary import RunSummary
 
 CONTEXT = {"account_id": "acc_0001", "service_id": "svc_1"}
 
@@ -103,7 +103,7 @@ def main() -> None:
     print(f"{'variant':<28}{'seconds':>10}{'records/s':>14}")
     for variant, (seconds, records) in results.items():
         assert records == args.records, f"{variant} wrote {records} records"
-        label = "plain singer-sdk stream" if variant == "sdk" else "tapkit emission"
+        label = "plain singer-sdk stream" if variant == "sdk" else "singer_fanout emission"
         print(f"{label:<28}{seconds:>10.2f}{records / seconds:>14,.0f}")
     ratio = results["sdk"][0] / results["kit"][0]
     print(f"speedup: {ratio:.2f}x (goal >= 1.5x)")

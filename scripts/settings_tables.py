@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TAPS = ("tap-vendorx", "tap-vendory")
+TAPS = tuple(tap["name"] for tap in json.loads((ROOT / "taps.json").read_text())["taps"])
 BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"
 
 

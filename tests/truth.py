@@ -27,9 +27,14 @@ def expected(config: SandboxConfig, first: dt.date, last: dt.date) -> dict[str, 
     return out
 
 
+Z_FIELDS = ("requests", "cost_usd", "final")
+
+
 def comparable_metric(vendor: str, values: dict[str, Any]) -> dict[str, Any]:
     if vendor == "x":
         return {k: v for k, v in values.items() if k not in ("date", "service_id")}
+    if vendor == "z":
+        return {name: values.get(name) for name in Z_FIELDS}
     result: dict[str, Any] = {name: Decimal(str(values[name])) for name in Y_SUMS}
     result.update({name: values[name] for name in Y_FLAGS})
     return result
@@ -53,7 +58,7 @@ def emitted(vendor: str, records: dict[str, list[dict]]) -> dict[str, dict[Key, 
         "metrics": {
             key: (
                 {f: rec.get(f) for f in x_fields} if vendor == "x"
-                else comparable_metric("y", rec)
+                else comparable_metric(vendor, rec)
             )
             for key, rec in metrics.items()
         },

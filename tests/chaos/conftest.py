@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.registry import VENDORS
 
-@pytest.fixture(params=["x", "y"])
+
+@pytest.fixture(params=VENDORS)
 def vendor(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tapkit.dates import utc_today
+from singer_fanout.dates import utc_today
 from tests.chaos.checks import (
     LOOKBACK,
     assert_each_key_once,

@@ -34,7 +34,7 @@ def make_certificates(folder: Path) -> Certificates:
                           "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
     commands = [
         ["openssl", "req", "-x509", *EC_KEY, "-keyout", ca_key, "-out", ca, "-days", "2",
-         "-subj", "/CN=tapkit chaos test CA",
+         "-subj", "/CN=singer_fanout chaos test CA",
          "-addext", "basicConstraints=critical,CA:TRUE",
          "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
         ["openssl", "req", *EC_KEY, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],

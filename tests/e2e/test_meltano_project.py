@@ -11,7 +11,7 @@ import json
 import pyarrow.dataset as ds
 import pytest
 
-from tapkit.dates import utc_today
+from singer_fanout.dates import utc_today
 from tests.truth import assert_matches_truth, expected
 from vendor_sandbox import SandboxConfig
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
 import functools
+import io
+import time
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -22,15 +25,32 @@ X_METRICS = "/v1/accounts/{account_id}/services/{service_id}/metrics/daily"
 Y_ORGS = "/api/v2/orgs"
 Y_APPS = "/api/v2/orgs/{org_id}/apps"
 Y_USAGE = "/api/v2/orgs/{org_id}/apps/{app_id}/usage/hourly"
+Z_TOKEN = "/oauth/token"
+Z_WORKSPACES = "/v3/workspaces"
+Z_PROJECTS = "/v3/workspaces/{workspace_id}/projects"
+Z_REPORTS = "/v3/workspaces/{workspace_id}/projects/{project_id}/reports"
+Z_REPORT = "/v3/reports/{report_id}"
+Z_DOWNLOAD = "/v3/reports/{report_id}/download"
 
 
 def epoch(day: datetime.date) -> int:
     return int(datetime.datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
-def session(vendor: str, token: str = TOKEN) -> requests.Session:
+def z_token(base: str, secret: str = TOKEN, client_id: str = "sandbox-client") -> str:
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    response = requests.post(base + Z_TOKEN, data=form, timeout=10)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def session(vendor: str, token: str = TOKEN, base: str = "") -> requests.Session:
+    """A session with the vendor's credential; VendorZ first trades it for a token at base."""
     http = requests.Session()
-    if vendor == "x":
+    if vendor == "z":
+        http.headers["Authorization"] = f"Bearer {z_token(base, token) if base else token}"
+    elif vendor == "x":
         http.headers["Authorization"] = f"Bearer {token}"
     else:
         http.headers["X-Api-Key"] = token
@@ -128,6 +148,56 @@ def y_day(
     }
 
 
+def z_list(http: requests.Session, url: str, per_page: int = 50) -> list[dict[str, Any]]:
+    """Every item of a VendorZ list, following `Link: rel="next"`."""
+    items: list[dict[str, Any]] = []
+    response = http.get(url, params={"per_page": per_page}, timeout=10)
+    while True:
+        assert response.status_code == 200, response.text
+        items.extend(response.json()["data"])
+        following = response.links.get("next")
+        if following is None:
+            return items
+        response = http.get(following["url"], timeout=10)
+
+
+def z_report(http: requests.Session, base: str, ids: dict[str, str], first: datetime.date,
+             last: datetime.date) -> str:
+    """Create a report, wait until it is ready, return its CSV text."""
+    url = base + Z_REPORTS.format(workspace_id=ids["account_id"], project_id=ids["service_id"])
+    created = http.post(url, json={"from": str(first), "to": str(last)}, timeout=10)
+    assert created.status_code == 202, created.text
+    report_id = created.json()["report_id"]
+    while True:
+        status = http.get(base + Z_REPORT.format(report_id=report_id), timeout=10).json()
+        if status["status"] == "ready":
+            break
+        assert status["status"] == "pending", status
+        time.sleep(0.02)
+    download = http.get(base + status["download_url"], timeout=10)
+    assert download.status_code == 200, download.text
+    return download.text
+
+
+def walk_z(base: str, history_days: int, today: datetime.date = TODAY) -> list[dict[str, Any]]:
+    """The whole VendorZ API as truth-shaped records (reports need a short report_delay_s)."""
+    http = session("z", base=base)
+    records: list[dict[str, Any]] = []
+    for workspace in z_list(http, base + Z_WORKSPACES, per_page=3):
+        records.append({"type": "account", "account_id": workspace["id"], "data": workspace})
+        url = base + Z_PROJECTS.format(workspace_id=workspace["id"])
+        for project in z_list(http, url, per_page=2):
+            ids = {"account_id": workspace["id"], "service_id": project["id"]}
+            records.append({"type": "service", **ids, "data": project})
+            first = today - datetime.timedelta(days=history_days)
+            text = z_report(http, base, ids, first, today - datetime.timedelta(days=1))
+            for row in csv.DictReader(io.StringIO(text)):
+                data = {"date": row["date"], "requests": int(row["requests"]),
+                        "cost_usd": row["cost_usd"], "final": row["final"] == "true"}
+                records.append({"type": "metric", **ids, "date": row["date"], "data": data})
+    return records
+
+
 def walk_y(base: str, history_days: int, today: datetime.date = TODAY) -> list[dict[str, Any]]:
     """The whole VendorY API as truth-shaped records."""
     http = session("y")
@@ -164,7 +234,8 @@ def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 def check_openapi(vendor: str, template: str, response: requests.Response) -> None:
     """The response is documented for this path and status, and its body and headers conform."""
     document = openapi(vendor)
-    operation = document["paths"][template]["get"]
+    method = response.request.method if response.request is not None else "GET"
+    operation = document["paths"][template][str(method).lower()]
     status = str(response.status_code)
     assert status in operation["responses"], f"{status} not documented for {template}"
     spec = _resolve(document, operation["responses"][status])

@@ -37,7 +37,7 @@ def test_localhost_binds_one_ipv4_address() -> None:
 @pytest.mark.parametrize(
     "knobs",
     [
-        {"vendor": "z"},
+        {"vendor": "w"},
         {"vendor": "x", "error_5xx_rate": 1.5},
         {"vendor": "x", "error_5xx_rate": 0.6, "stall_rate": 0.6},  # shares of one draw
         {"vendor": "x", "services_per_account": (4, 2)},

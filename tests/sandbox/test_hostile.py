@@ -234,7 +234,7 @@ def test_live_update_takes_a_mapping(start) -> None:
     )
 
 
-@pytest.mark.parametrize("vendor", ["x", "y"])
+@pytest.mark.parametrize("vendor", ["x", "y", "z"])
 def test_every_mode_is_documented_as_sandbox_only_behaviour(vendor) -> None:
     description = openapi(vendor)["info"]["description"]
     documented = description.split("Sandbox-only behaviour")[1]

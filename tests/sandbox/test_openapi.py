@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 
 import jsonschema
 import pytest
@@ -20,6 +21,12 @@ from .helpers import (
     Y_APPS,
     Y_ORGS,
     Y_USAGE,
+    Z_DOWNLOAD,
+    Z_PROJECTS,
+    Z_REPORT,
+    Z_REPORTS,
+    Z_TOKEN,
+    Z_WORKSPACES,
     check_openapi,
     epoch,
     openapi,
@@ -36,7 +43,10 @@ def services(box) -> list[dict]:
 def test_the_documents_are_openapi_3_1_with_the_contract_paths() -> None:
     assert set(openapi("x")["paths"]) == {X_ACCOUNTS, X_SERVICES, X_METRICS}
     assert set(openapi("y")["paths"]) == {Y_ORGS, Y_APPS, Y_USAGE}
-    assert {openapi(v)["openapi"] for v in "xy"} == {"3.1.0"}
+    assert set(openapi("z")["paths"]) == {
+        Z_TOKEN, Z_WORKSPACES, Z_PROJECTS, Z_REPORTS, Z_REPORT, Z_DOWNLOAD
+    }
+    assert {openapi(v)["openapi"] for v in "xyz"} == {"3.1.0"}
 
 
 def test_served_document_is_the_packaged_one(x_box) -> None:
@@ -152,3 +162,58 @@ def test_vendor_y_responses_conform(start) -> None:
     check(Y_ORGS, Y_ORGS)
     statuses = {status for _, status in seen}
     assert statuses >= {200, 400, 403, 404, 410, 422, 429, 500, 502, 503, 504}, statuses
+
+
+def test_vendor_z_responses_conform(start) -> None:
+    box = start("z", accounts=4, deleted_service_rate=0.5, report_delay_s=0.0,
+                rate_limit=100_000)
+    http = session("z", base=box.url)
+    seen: set[tuple[str, int]] = set()
+
+    def check(template: str, url: str, method: str = "GET", client=http, **kwargs) -> dict:
+        response = client.request(method, box.url + url, timeout=10, **kwargs)
+        check_openapi("z", template, response)
+        seen.add((template, response.status_code))
+        return response.json() if "json" in response.headers["Content-Type"] else {}
+
+    form = {"grant_type": "client_credentials", "client_id": "sandbox-client",
+            "client_secret": "sandbox-token"}
+    check(Z_TOKEN, Z_TOKEN, "POST", data=form)
+    check(Z_TOKEN, Z_TOKEN, "POST", data={**form, "client_secret": "no"})
+    check(Z_TOKEN, Z_TOKEN, "POST", data={**form, "grant_type": "password"})
+    records = services(box)
+    assert any(r["data"]["archived_at"] for r in records)
+    for record in records:
+        ids = {"workspace_id": record["account_id"], "project_id": record["service_id"]}
+        check(Z_PROJECTS, Z_PROJECTS.format(workspace_id=ids["workspace_id"]), params={
+            "per_page": 1})
+        body = {"from": str(TODAY - datetime.timedelta(days=30)),
+                "to": str(TODAY - datetime.timedelta(days=1))}
+        created = check(Z_REPORTS, Z_REPORTS.format(**ids), "POST", json=body)
+        report = Z_REPORT.format(report_id=created["report_id"])
+        status = check(Z_REPORT, report)
+        check(Z_DOWNLOAD, status["download_url"])
+    ids = {"workspace_id": records[0]["account_id"], "project_id": records[0]["service_id"]}
+    reports = Z_REPORTS.format(**ids)
+    check(Z_WORKSPACES, Z_WORKSPACES, params={"per_page": 101})
+    check(Z_WORKSPACES, Z_WORKSPACES, client=session("z", "not-a-token"))
+    check(Z_PROJECTS, Z_PROJECTS.format(workspace_id="ws_zzzz"))
+    check(Z_REPORTS, reports, "POST", json={"from": str(TODAY), "to": str(TODAY)})
+    check(Z_REPORTS, reports, "POST", data="{")
+    check(Z_REPORT, Z_REPORT.format(report_id="rpt_9999999"))
+    box.update(report_delay_s=30.0)
+    pending = check(Z_REPORTS, reports, "POST", json={"from": "2026-11-01", "to": "2026-11-02"})
+    check(Z_DOWNLOAD, Z_DOWNLOAD.format(report_id=pending["report_id"]))
+    box.update(report_delay_s=0.0, report_ttl_s=0.01)
+    expiring = check(Z_REPORTS, reports, "POST", json={"from": "2026-11-03", "to": "2026-11-04"})
+    time.sleep(0.05)
+    check(Z_REPORT, Z_REPORT.format(report_id=expiring["report_id"]))
+    box.update(error_5xx_rate=0.5, retry_after_503_rate=0.3)
+    for page in range(1, 30):
+        check(Z_WORKSPACES, Z_WORKSPACES, params={"page": page})
+    box.update(error_5xx_rate=0.0, retry_after_503_rate=0.0, rate_limit=1,
+               rate_limit_window_s=60.0)
+    check(Z_WORKSPACES, Z_WORKSPACES)
+    check(Z_WORKSPACES, Z_WORKSPACES)
+    statuses = {status for _, status in seen}
+    assert statuses >= {200, 202, 400, 401, 404, 409, 410, 422, 429, 500, 503}, statuses

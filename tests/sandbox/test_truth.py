@@ -10,14 +10,14 @@ import pytest
 
 from vendor_sandbox import SandboxConfig, run_sandbox, truth_records
 
-from .helpers import TODAY, walk_x, walk_y
+from .helpers import TODAY, walk_x, walk_y, walk_z
 
 
-@pytest.mark.parametrize(("vendor", "walk"), [("x", walk_x), ("y", walk_y)])
+@pytest.mark.parametrize(("vendor", "walk"), [("x", walk_x), ("y", walk_y), ("z", walk_z)])
 def test_truth_is_exactly_what_the_api_serves(vendor, walk) -> None:
     config = SandboxConfig(
         vendor=vendor, seed=21, today=TODAY, accounts=4, history_days=60,
-        deleted_service_rate=0.3, rate_limit=100_000,
+        deleted_service_rate=0.3, rate_limit=100_000, report_delay_s=0.05,
     )  # fmt: skip
     with run_sandbox(config) as box:
         served = walk(box.url, 60)

@@ -15,8 +15,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from tapkit.dates import utc_today
-from tapkit.settings import Shard
+from singer_fanout.dates import utc_today
+from singer_fanout.settings import Shard
 from tests.truth import expected
 from vendor_sandbox import SandboxConfig, run_sandbox, truth_records
 

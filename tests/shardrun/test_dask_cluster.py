@@ -3,6 +3,7 @@ reported with its own summary and the others run to their end."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -26,6 +27,10 @@ def test_shards_run_on_local_cluster_workers_and_fail_alone(shards_y: Shards, sa
     stdout, stderr = runner.communicate(timeout=RUN_TIMEOUT_S)
     assert runner.returncode == 1, stdout + stderr[-3000:]
     assert f"LocalCluster of {WORKERS} worker process(es)" in stdout
+    # Dask's own narration (scheduler, nannies, workers starting and stopping) stays quiet
+    # in the runner and in the worker processes; the shards' outcomes are what is said.
+    assert not [line for line in stderr.splitlines() if " distributed." in line
+                and (" INFO " in line or "| INFO" in line)], stderr[-3000:]
 
     entries = shards_y.manifest()["shards"]
     assert {index: entry["status"] for index, entry in entries.items()} == {
@@ -71,5 +76,17 @@ def test_dask_stays_out_until_a_run_asks_for_it(shards_y: Shards):
     missing = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False,
                              timeout=RUN_TIMEOUT_S)
     assert missing.returncode == 2, missing.stderr[-3000:]
-    assert "pip install 'vendor-usage-taps[dask]'" in missing.stderr
+    assert "pip install 'shardrun[dask]'" in missing.stderr
     assert not (shards_y.work / "manifest.json").exists(), "no shard may be marked running"
+
+
+def test_dask_logs_are_quiet_unless_asked_for(monkeypatch):
+    from shardrun.executors import DASK_LOG_LEVEL_VARIABLE, quiet_dask  # noqa: PLC0415
+
+    monkeypatch.delenv(DASK_LOG_LEVEL_VARIABLE, raising=False)
+    with quiet_dask(show_logs=False):
+        # What a spawned worker process reads when it imports distributed.
+        assert os.environ[DASK_LOG_LEVEL_VARIABLE] == "warning"
+    assert DASK_LOG_LEVEL_VARIABLE not in os.environ
+    with quiet_dask(show_logs=True):
+        assert DASK_LOG_LEVEL_VARIABLE not in os.environ

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from shardrun.jobs import all_shards
-from tapkit.settings import Shard
+from singer_fanout.settings import Shard
 from tests.shardrun.conftest import (
     FIRST_DAY,
     LAST_DAY,
@@ -41,7 +41,7 @@ def _project(root: Path) -> None:
     """This repository's meltano.yml, installing the plugins from this checkout, with the
     shard extractors for 2 shards and for 1."""
     text = (REPO / "meltano.yml").read_text()
-    text = text.replace("pip_url: -e ${MELTANO_PROJECT_ROOT}", f"pip_url: -e {REPO}")
+    text = text.replace("${MELTANO_PROJECT_ROOT}/packages/", f"{REPO}/packages/")
     root.mkdir()
     (root / "meltano.yml").write_text(text)
     (root / "meltano").mkdir()

@@ -8,7 +8,7 @@ import sys
 
 from shardrun.jobs import all_shards
 from shardrun.state_merge import merge_states, state_for_shard
-from tapkit.settings import Shard
+from singer_fanout.settings import Shard
 from tests.shardrun.conftest import (
     FULL_RANGE_DAYS,
     LOOKBACK,

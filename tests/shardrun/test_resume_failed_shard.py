@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from shardrun.jobs import all_shards
-from tapkit.settings import Shard
+from singer_fanout.settings import Shard
 from tests.shardrun.conftest import (
     FULL_RANGE_DAYS,
     LOOKBACK,

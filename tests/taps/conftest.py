@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tapkit.dates import utc_today
+from singer_fanout.dates import utc_today
+from tests.registry import BY_VENDOR, CREDENTIAL, VENDORS
 from vendor_sandbox import SandboxConfig, run_sandbox
 
-CREDENTIAL = {"x": "api_token", "y": "api_key"}
 SECRET = "sbx-Zq8w-credential-that-must-never-leak"
 # The sandbox's frozen "today" sits a few days back so tests can move it forward while the
 # tap's own clock (real today) stays ahead of it.
@@ -26,6 +26,7 @@ def sandbox_config(vendor: str, **knobs: Any) -> SandboxConfig:
         # Vendor-default budgets (Y: 100 per minute per org) would make every test wait;
         # the rate-limit tests set their own.
         "rate_limit": 100_000,
+        **BY_VENDOR[vendor]["sandbox_knobs"],
     }
     return SandboxConfig(vendor=vendor, **{**defaults, **knobs})
 
@@ -40,11 +41,12 @@ def tap_config(vendor: str, url: str, today: dt.date = BASE_TODAY, **settings: A
         "max_concurrency": 4,
         "backoff_max_seconds": 0.2,
         "progress_interval_seconds": 1,
+        **BY_VENDOR[vendor]["test_settings"],
         **settings,
     }
 
 
-@pytest.fixture(params=["x", "y"])
+@pytest.fixture(params=VENDORS)
 def vendor(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

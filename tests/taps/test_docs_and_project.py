@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tap_vendorx.tap import TapVendorX
-from tap_vendory.tap import TapVendorY
+from tests.registry import CREDENTIAL, VENDORS, tap_class
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_BUILTINS = ("stream_maps", "stream_map_config", "faker_config", "flattening_enabled",
@@ -31,15 +30,22 @@ def test_readme_opens_with_the_two_commands():
     assert "scripts/dev.py test" in (ROOT / ".ci/run").read_text()
 
 
-@pytest.mark.parametrize(("tap", "secret"), [(TapVendorX, "api_token"), (TapVendorY, "api_key")])
-def test_meltano_yml_declares_every_tap_setting(tap, secret):
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_meltano_yml_declares_every_tap_setting(vendor):
+    tap, secret = tap_class(vendor), CREDENTIAL[vendor]
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == tap.name)
     declared = {s["name"]: s for s in plugin["settings"]}
     accepted = {name for name in tap.config_jsonschema["properties"] if name not in SDK_BUILTINS}
     assert set(declared) == accepted
     assert declared[secret].get("sensitive") is True
-    assert plugin["pip_url"] == "-e ${MELTANO_PROJECT_ROOT}"
+    # The tap with its sandbox extra, and the kit and sandbox from this checkout (the
+    # registry does not have them yet).
+    assert plugin["pip_url"].split() == [
+        "-e", "${MELTANO_PROJECT_ROOT}/packages/singer-fanout",
+        "-e", "${MELTANO_PROJECT_ROOT}/packages/vendor-sandbox",
+        "-e", f"${{MELTANO_PROJECT_ROOT}}/packages/{tap.name}[sandbox]",
+    ]
     assert plugin["namespace"]
     assert {"catalog", "discover", "state", "about", "stream-maps"} <= set(plugin["capabilities"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tests.registry import tap_class
 from tests.tap_runner import run_tap
 from tests.taps.conftest import BASE_TODAY, sandbox_config, tap_config
 from tests.truth import assert_matches_truth, expected
@@ -46,7 +47,7 @@ def test_second_run_reads_only_the_lookback_and_reemits_revisions(vendor, tmp_pa
         assert second_run.returncode == 0, second_run.stderr[-3000:]
         stats = sandbox.stats()
 
-    lookback = {"x": 3, "y": 7}[vendor]
+    lookback = tap_class(vendor).vendor.lookback_days
     old_bookmark = BASE_TODAY - dt.timedelta(days=1)
     first_day_asked = old_bookmark - dt.timedelta(days=lookback)
     days_per_service = (tomorrow - dt.timedelta(days=1) - first_day_asked).days + 1

@@ -1,0 +1,158 @@
+"""Command line: `python -m shardrun run | merge-state | meltano-yml`.
+
+    run          run the N shards (pipe or meltano mode) on Dask or local threads
+    merge-state  union shard states (and split them for a new shard count)
+    meltano-yml  print inherited extractors and jobs (and, asked, schedules) for N shards
+
+Exit codes of `run`: 0 every shard succeeded; 1 some shard failed (each is reported with
+its summary, the others ran to their end); 2 usage or work-directory problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m shardrun", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_run(commands.add_parser("run", help="run every shard (or only the failed ones)"))
+    merge = commands.add_parser("merge-state", help="merge shard states: a union of partitions")
+    merge.add_argument("states", nargs="+", type=Path,
+                       help="state files (a Singer state, or `meltano state get` output)")
+    merge.add_argument("--shard", help="keep only the partitions of shard k/N of a new count")
+    merge.add_argument("--meltano", action="store_true",
+                       help='wrap the output as {"singer_state": ...} for `meltano state set`')
+    yml = commands.add_parser("meltano-yml", help="print sharded Meltano jobs for N shards")
+    yml.add_argument("--extractor", required=True)
+    yml.add_argument("--loader", required=True)
+    yml.add_argument("--shards", type=int, required=True)
+    yml.add_argument("--name", required=True, help="prefix of the job and schedule names")
+    yml.add_argument("--summary-dir", default="${MELTANO_PROJECT_ROOT}/output",
+                     help="folder of the per-shard run summaries")
+    yml.add_argument("--schedule", metavar="INTERVAL",
+                     help="also write a schedule per shard with this interval (@daily, a cron "
+                     "expression); without it, no schedules: the jobs only")
+    return parser
+
+
+def _add_run(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--shards", type=int, required=True, help="N: the shard count")
+    run.add_argument("--work-dir", type=Path, required=True,
+                     help="per-shard state, summaries, logs and the manifest of outcomes")
+    run.add_argument("--mode", choices=("pipe", "meltano"), default="pipe")
+    run.add_argument("--tap", required=True,
+                     help="pipe: the tap executable; meltano: the extractor whose "
+                     "inherited shard extractors <tap>--shard-k-of-N run")
+    run.add_argument("--target", required=True,
+                     help="pipe: the target executable; meltano: the loader's name")
+    run.add_argument("--tap-config", type=Path, help="pipe: the tap's config JSON (no shard)")
+    run.add_argument("--target-config", type=Path, help="pipe: the target's config JSON")
+    run.add_argument("--project-root", type=Path, default=Path.cwd(),
+                     help="meltano: the project (default: here)")
+    run.add_argument("--environment",
+                     help="meltano: the environment (required: it is part of the state ids)")
+    run.add_argument("--rerun-failed", action="store_true",
+                     help="run only the shards whose last run in --work-dir did not succeed")
+    run.add_argument("--executor", choices=("dask", "threads"), default="dask")
+    run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://...); "
+                     "default: start a LocalCluster")
+    run.add_argument("--workers", type=int,
+                     help="LocalCluster worker processes, or threads; each runs one shard at "
+                     "a time (default: one per shard)")
+    run.add_argument("--dask-logs", action="store_true",
+                     help="show Dask's own INFO logs (scheduler and workers starting and "
+                     "stopping); by default only its warnings and errors")
+    run.add_argument("--shard-timeout", type=float,
+                     help="seconds after which a shard's tap is stopped (SIGTERM: it writes "
+                     "its state) and the shard counts as failed")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.command == "merge-state":
+        return _merge_state(args)
+    if args.command == "meltano-yml":
+        from shardrun.meltano_yml import meltano_shards_yaml  # noqa: PLC0415
+
+        sys.stdout.write(meltano_shards_yaml(
+            args.extractor, args.loader, args.shards, name=args.name,
+            summary_dir=args.summary_dir, schedule=args.schedule))
+        return 0
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Imported here: `merge-state` and `meltano-yml` need none of it.
+    from shardrun.executors import DaskMissing  # noqa: PLC0415
+    from shardrun.jobs import MeltanoSpec, PipeSpec  # noqa: PLC0415
+    from shardrun.runner import RunRequest, run  # noqa: PLC0415
+    from shardrun.workdir import WorkDirProblem  # noqa: PLC0415
+
+    if args.shards < 1 or (args.workers is not None and args.workers < 1):
+        return _usage("--shards and --workers must be at least 1")
+    spec: PipeSpec | MeltanoSpec
+    if args.mode == "pipe":
+        if args.tap_config is None or args.target_config is None:
+            return _usage("pipe mode needs --tap-config and --target-config")
+        spec = PipeSpec(args.tap, _read_json(args.tap_config), args.target,
+                        _read_json(args.target_config))
+    else:
+        if not args.environment:
+            return _usage("meltano mode needs --environment (state ids depend on it)")
+        spec = MeltanoSpec(args.tap, args.target, str(args.project_root.resolve()),
+                           args.environment)
+    request = RunRequest(
+        shard_count=args.shards, work_dir=args.work_dir, spec=spec,
+        rerun_failed=args.rerun_failed, executor=args.executor, scheduler=args.scheduler,
+        workers=args.workers, timeout_s=args.shard_timeout, dask_logs=args.dask_logs,
+    )
+    try:
+        return run(request, say=lambda line: print(line, flush=True))
+    except (WorkDirProblem, DaskMissing) as problem:
+        return _usage(str(problem))
+
+
+def _merge_state(args: argparse.Namespace) -> int:
+    from shardrun.state_merge import merge_states, state_for_shard  # noqa: PLC0415
+    from singer_fanout.errors import ConfigurationProblem  # noqa: PLC0415
+    from singer_fanout.settings import Shard  # noqa: PLC0415
+
+    states = [_unwrap(_read_json(path)) for path in args.states]
+    merged = merge_states(states)
+    if args.shard:
+        try:
+            merged = state_for_shard(merged, Shard.parse(args.shard))
+        except ConfigurationProblem as problem:
+            return _usage(str(problem))
+    out = {"singer_state": merged} if args.meltano else merged
+    sys.stdout.write(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    return 0
+
+
+def _unwrap(state: dict[str, Any]) -> dict[str, Any]:
+    """`meltano state get` prints {"singer_state": {...}}; a tap's state is the inside."""
+    inner = state.get("singer_state")
+    return inner if isinstance(inner, dict) else state
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path}: expected a JSON object")
+    return data
+
+
+def _usage(message: str) -> int:
+    print(f"shardrun: error: {message}", file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,171 @@
+"""Asynchronous jobs (a report the vendor prepares, then serves): submit, poll, fetch.
+
+A vendor tap says how to submit a job, read its status and fetch its result (`AsyncJob`);
+the kit turns that into partition steps (see steps.py): the submit step answers a poll step
+due a little later, a poll step answers itself again (further apart each time) until the
+job is ready, then fetches the result in the same step. Between polls the partition holds
+no worker: the engine keeps the step aside until it is due, so the jobs of many
+partitions are in flight at once whatever `max_concurrency` is.
+
+A job that the vendor reports failed, that expired, or that is not ready within the
+timeout fails its partition only (a PartitionError), like any request that failed for good.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol
+
+from singer_sdk.helpers.types import Context
+from typing_extensions import override
+
+from singer_fanout.dates import day_windows
+from singer_fanout.errors import PartitionError
+from singer_fanout.steps import Record, Step, StepResult, finished_records
+from singer_fanout.stream import PartitionedStream
+from singer_fanout.vendor_settings import VendorSetting
+
+# Polls of one job move apart by this factor, up to `max_poll_interval_s`.
+POLL_BACKOFF = 1.5
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    state: Literal["pending", "ready", "failed"]
+    detail: str = ""  # the vendor's reason, when failed
+    result: Any = None  # what fetching needs once ready (a download URL)
+
+
+class AsyncJob(Protocol):
+    """One vendor job; every method runs in a worker and may raise PartitionError."""
+
+    @property
+    def what(self) -> str:
+        """For errors and logs: ids and dates, never secrets."""
+        ...
+
+    def submit(self) -> Any:
+        """Start the job; returns its handle (an id)."""
+        ...
+
+    def poll(self, handle: Any) -> JobStatus: ...
+
+    def fetch(self, handle: Any, status: JobStatus) -> list[Record]:
+        """The records of a ready job."""
+        ...
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    first_poll_s: float = 2.0
+    max_poll_interval_s: float = 30.0
+    timeout_s: float = 900.0
+
+
+Finish = Callable[[list[Record]], list[Record]]
+
+
+@dataclass(frozen=True)
+class JobSubmitStep:
+    job: AsyncJob
+    timing: JobTiming
+    finish: Finish  # post-processing of the fetched records (in the worker)
+    clock: Callable[[], float] = time.monotonic
+
+    def run(self) -> StepResult:
+        handle = self.job.submit()
+        now = self.clock()
+        poll = JobPollStep(self, handle, deadline=now + self.timing.timeout_s,
+                           interval_s=self.timing.first_poll_s)
+        return StepResult(then=(poll,), not_before=now + self.timing.first_poll_s)
+
+
+@dataclass(frozen=True)
+class JobPollStep:
+    submitted: JobSubmitStep
+    handle: Any
+    deadline: float
+    interval_s: float
+
+    def run(self) -> StepResult:
+        job, timing, clock = self.submitted.job, self.submitted.timing, self.submitted.clock
+        status = job.poll(self.handle)
+        if status.state == "failed":
+            raise PartitionError(job.what, f"the vendor reports the job failed: {status.detail}")
+        if status.state == "ready":
+            return StepResult(self.submitted.finish(job.fetch(self.handle, status)))
+        now = clock()
+        if now >= self.deadline:
+            raise PartitionError(job.what, f"the job was not ready after {timing.timeout_s:g}s")
+        interval = min(self.interval_s * POLL_BACKOFF, timing.max_poll_interval_s)
+        again = dataclasses.replace(self, interval_s=interval)
+        return StepResult(then=(again,), not_before=min(now + self.interval_s, self.deadline))
+
+
+def run_steps(first: Step, sleep: Callable[[float], None] = time.sleep,
+              clock: Callable[[], float] = time.monotonic) -> list[Record]:
+    """A chain of steps start to finish in this thread (singer-sdk's own sync path)."""
+    records: list[Record] = []
+    pending: list[Step] = [first]
+    while pending:
+        result = pending.pop(0).run()
+        records.extend(result.records)
+        if result.then and result.not_before is not None:
+            sleep(max(0.0, result.not_before - clock()))
+        pending.extend(result.then)
+    return records
+
+
+# The settings a tap whose metrics come from report jobs declares (VendorDefaults.settings).
+REPORT_SETTINGS = (
+    VendorSetting("report_poll_seconds", "number", default=2, minimum=0.01,
+                  description="Seconds from submitting a report to its first status check; "
+                  "later checks move apart (x1.5 each, at most 30 s). No worker is held "
+                  "while a report is being prepared."),
+    VendorSetting("report_timeout_seconds", "number", default=900, minimum=1,
+                  description="A report not ready this long after it was submitted fails its "
+                  "partition (the bookmark stays; the next run asks again)."),
+)
+
+
+class ReportStream(PartitionedStream):
+    """A day-keyed stream whose data comes from report jobs, one per window of days.
+
+    The tap says how long a report may be (`max_window_days`) and what one report job is
+    (`report_job`); the kit plans the windows and runs each job as steps.
+    """
+
+    replication_key = "date"
+    max_window_days: ClassVar[int] = 31
+
+    def report_job(self, context: Mapping[str, Any], first: dt.date, last: dt.date) -> AsyncJob:
+        raise NotImplementedError
+
+    def report_timing(self) -> JobTiming:
+        values = self.fanout_tap.run_settings.vendor_values
+        return JobTiming(first_poll_s=values["report_poll_seconds"],
+                         timeout_s=values["report_timeout_seconds"])
+
+    def report_steps(self, context: Mapping[str, Any]) -> list[JobSubmitStep]:
+        """One submit step per window of the days due; each polls and fetches in turn."""
+        window = self.sync_window(context)
+        if window is None:
+            return []
+        timing = self.report_timing()
+
+        def finish(raw: list[Record]) -> list[Record]:
+            return finished_records(self, context, raw)
+
+        return [JobSubmitStep(self.report_job(context, first, last), timing, finish)
+                for first, last in day_windows(*window, max_days=self.max_window_days)]
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        # singer-sdk's own sync path (its standard tests): the reports one after another.
+        assert context is not None
+        for step in self.report_steps(context):
+            yield from run_steps(step)

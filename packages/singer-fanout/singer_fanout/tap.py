@@ -1,0 +1,280 @@
+"""The tap base class: singer-sdk's `Tap` with the fan-out engine as its sync.
+
+A vendor tap declares its settings defaults, auth headers, error rules, rate-limit header
+parser and how to start its sandbox; everything else (concurrency, isolation, state, the
+summary, exit codes, secret redaction) comes from here.
+
+Exit codes (the CLI): 0 success; 1 finished but some partitions failed (everything else was
+emitted and bookmarked); 2 configuration or credential problem (nothing was requested, or
+the vendor rejected the credential); 3 interrupted by SIGTERM/SIGINT (state written for
+everything emitted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from types import FrameType
+from typing import Any, ClassVar, cast
+
+from singer_sdk import Tap
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import (
+    CapabilitiesEnum,
+    PluginCapabilities,
+    TapCapabilities,
+)
+from singer_sdk.singerlib import StateMessage
+from singer_sdk.singerlib.encoding import GenericSingerWriter
+from singer_sdk.streams import Stream
+
+from singer_fanout import redaction
+from singer_fanout.auth import Auth, StaticHeaders
+from singer_fanout.counters import RunCounters
+from singer_fanout.engine import FanOutEngine
+from singer_fanout.error_rules import ErrorRules
+from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
+from singer_fanout.http_client import HttpClient
+from singer_fanout.pacing import Pacer, PublishedRate
+from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
+from singer_fanout.settings import RunSettings, VendorDefaults
+from singer_fanout.state import PartitionStateBook, StateEmitter
+from singer_fanout.stream import PartitionedStream
+from singer_fanout.summary import RunSummary
+from singer_fanout.writer import StateFlushingWriter
+
+EXIT_OK = 0
+EXIT_PARTIAL_FAILURE = 1
+EXIT_CONFIGURATION = 2
+EXIT_INTERRUPTED = 3
+# STATE also goes out after this many records, whatever the time interval says.
+STATE_EVERY_RECORDS = 50_000
+
+
+class PartialFailure(Exception):
+    """The run finished, but some partitions failed; their bookmarks did not move."""
+
+
+class FanOutTap(Tap):
+    vendor: ClassVar[VendorDefaults]
+    error_rules: ClassVar[ErrorRules]
+    message_writer_class: type[GenericSingerWriter] = StateFlushingWriter
+    # BATCH messages and ACTIVATE_VERSION are not produced by the fan-out engine, so the
+    # taps do not claim them.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
+    # --- what a vendor tap provides -------------------------------------------------------
+
+    # Root stream first; each child names its parent with `parent_stream_type`.
+    stream_types: ClassVar[Sequence[type[Stream]]] = ()
+
+    def discover_streams(self) -> list[Stream]:
+        return [stream_type(self) for stream_type in self.stream_types]
+
+    @staticmethod
+    def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo:
+        return RateLimitInfo(None, None, None)
+
+    def auth_headers(self, credential: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def make_auth(self, credential: str, on_secret: Callable[[str], None]) -> Auth:
+        """How requests authenticate; by default the static `auth_headers`. A tap whose
+        credential is exchanged for tokens returns e.g. `OAuth2ClientCredentials`, handing
+        each token to `on_secret` so that logs mask it like a configured secret."""
+        return StaticHeaders(self.auth_headers(credential))
+
+    # The header the vendor reads an idempotency key from, if it honours one: POSTs then
+    # carry a fresh key (the same on every retry) and are retried like GETs.
+    idempotency_key_header: ClassVar[str | None] = None
+    # The rate the vendor documents but announces in no header: paced from the start.
+    published_rate: ClassVar[PublishedRate | None] = None
+
+    def open_sandbox(self) -> contextlib.AbstractContextManager[tuple[str, str]]:
+        """Start the bundled sandbox; yields (base URL, credential it accepts)."""
+        raise NotImplementedError
+
+    # --- built lazily, once per tap instance (nothing at import or construction) ----------
+
+    @cached_property
+    def run_settings(self) -> RunSettings:
+        return RunSettings.from_config(self.config, self.vendor)
+
+    @cached_property
+    def counters(self) -> RunCounters:
+        return RunCounters()
+
+    @cached_property
+    def state_book(self) -> PartitionStateBook:
+        return PartitionStateBook(cast("dict[str, Any]", self.state))
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter()
+
+    @cached_property
+    def _resources(self) -> contextlib.ExitStack:
+        return contextlib.ExitStack()
+
+    @cached_property
+    def http_client(self) -> HttpClient:
+        settings = self.run_settings
+        if self.config.get("sandbox"):
+            base_url, credential = self._resources.enter_context(self.open_sandbox())
+            self.logger.info("sandbox mode: syncing from the bundled sandbox at %s", base_url)
+        else:
+            base_url = settings.api_url
+            credential = self.config[self.vendor.credential_setting]
+        secrets = [credential] + [
+            str(settings.vendor_values[setting.name]) for setting in self.vendor.settings
+            if setting.secret and settings.vendor_values.get(setting.name)
+        ]
+        redactor = redaction.install(secrets)
+        client = HttpClient(
+            base_url=base_url,
+            headers={"Accept": "application/json"},
+            auth=self.make_auth(credential, redactor.add),
+            idempotency_header=self.idempotency_key_header,
+            pacer=Pacer(self.published_rate) if self.published_rate else None,
+            rules=self.error_rules,
+            rate_limit_parser=self.parse_rate_limit,
+            credential_setting=self.vendor.credential_setting,
+            retry=settings.retry,
+            pool_size=settings.max_concurrency,
+            counters=self.counters,
+            limiter=self.rate_limiter,
+        )
+        self._resources.callback(client.close)
+        return client
+
+    def warn_once(self, message: str) -> None:
+        seen: set[str] = self.__dict__.setdefault("_warned", set())
+        if message not in seen:
+            seen.add(message)
+            self.logger.warning(message)
+
+    # --- the sync -------------------------------------------------------------------------
+
+    # singer-sdk marks sync_all final; replacing it is the whole point of the kit (its
+    # sequential child sync is what this project exists to avoid), so it is overridden
+    # knowingly. The SDK's own path (`run_sync_dry_run`, used by its standard tests) still
+    # works on the same streams.
+    def sync_all(self) -> None:  # type: ignore[misc]
+        settings = self.run_settings  # every configuration problem surfaces here, first
+        self._interrupted_by: int | None = None
+        self._reset_state_progress_markers()
+        self._set_compatible_replication_methods()
+        summary = RunSummary(self.name, self.counters,
+                             progress_every_s=settings.progress_interval_s,
+                             concurrency=settings.max_concurrency,
+                             rate_limit_waits=self.rate_limiter.waits)
+        emitter = StateEmitter(self._write_state, self.state_book.state,
+                               every_s=settings.state_interval_s,
+                               every_records=STATE_EVERY_RECORDS)
+        engine = FanOutEngine(
+            book=self.state_book,
+            emitter=emitter,
+            summary=summary,
+            max_concurrency=settings.max_concurrency,
+            completed_bookmark=_completed_bookmark,
+            interrupted=lambda: self._interrupted_by,
+        )
+        roots = [
+            stream for stream in self.streams.values()
+            if not stream.parent_stream_type
+            and (stream.selected or stream.has_selected_descendents)
+        ]
+        outcome = "success"
+        try:
+            self.http_client  # noqa: B018 - start the sandbox / session before the clock runs
+            for stream in self.streams.values():
+                if stream.selected:
+                    stream._write_schema_message()
+            self._syncing = True
+            engine.run(roots)
+            if summary.failed_partitions:
+                outcome = "partial_failure"
+        except RunInterrupted:
+            outcome = "interrupted"
+            raise
+        except CredentialRejected as error:
+            outcome = "credential_rejected"
+            summary.fatal_error = str(error)
+            raise
+        except BaseException as error:
+            outcome = "error"
+            summary.fatal_error = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            self._syncing = False
+            emitter.write_now()  # what was emitted stays bookmarked, whatever happened
+            summary.finish(outcome, settings.summary_path)
+            self._resources.close()
+        if outcome == "partial_failure":
+            raise PartialFailure(f"{summary.failed_partitions} partition(s) failed; see the "
+                                 "run summary")
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        self.write_message(StateMessage(value=state))
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The engine checks this flag between completions and stops cleanly; the state
+        # written on the way out covers exactly what was emitted.
+        self.logger.warning("received signal %d: finishing with the state so far", signum)
+        self._interrupted_by = signum
+        if not self.__dict__.get("_syncing", False):
+            raise RunInterrupted(signum)
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: Any = None,
+        catalog: Any = None,
+    ) -> None:
+        try:
+            super().invoke(about=about, about_format=about_format, config=config, state=state,
+                           catalog=catalog)
+        except (ConfigurationProblem, CredentialRejected) as error:
+            cls.logger.error("%s", error)
+            _exit(EXIT_CONFIGURATION)
+        except ConfigValidationError as error:
+            for problem in error.errors:
+                cls.logger.error("invalid setting: %s", problem)
+            _exit(EXIT_CONFIGURATION)
+        except PartialFailure as error:
+            cls.logger.error("%s", error)
+            _exit(EXIT_PARTIAL_FAILURE)
+        except RunInterrupted:
+            _exit(EXIT_INTERRUPTED)
+
+
+def _completed_bookmark(stream: Any, context: Any, records: list[dict[str, Any]]) -> Any:
+    if isinstance(stream, PartitionedStream):
+        return stream.completed_bookmark(context, records)
+    return None
+
+
+def _exit(code: int) -> None:
+    """Leave now: flush what was written, but do not wait for workers stuck on a socket."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+    os._exit(code)
+

@@ -1,0 +1,1 @@
+"""tap-vendorz: VendorZ workspaces -> projects -> daily usage reports, as a Singer tap."""

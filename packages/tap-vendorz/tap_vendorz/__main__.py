@@ -1,0 +1,3 @@
+from tap_vendorz.tap import TapVendorZ
+
+TapVendorZ.cli()

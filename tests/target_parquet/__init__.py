@@ -1,1 +1,0 @@
-"""Tests of the target-parquet loader (loaders/target-parquet)."""

@@ -1,0 +1,1 @@
+"""Tests of the target-parquet loader (packages/target-parquet-lake)."""
