@@ -66,7 +66,8 @@ def bounded(request: pytest.FixtureRequest, tmp_path_factory) -> BoundedRun:
     tmp_path = tmp_path_factory.mktemp(f"bounded-{vendor}")
     plain = sandbox_config(vendor, **WORLD)
     config = chaos_config(vendor, "http://unused", response_deadline=DEADLINE_S,
-                          max_response_bytes=CAP, max_retries=ATTEMPTS - 1, summary_path=str(tmp_path / "summary.json"))
+                          max_response_bytes=CAP, max_retries=ATTEMPTS - 1,
+                          summary_path=str(tmp_path / "summary.json"))
     truth = truth_of(plain, config)
     targets = sorted(metric_keys_by_service(truth))[: len(EXPECTED)]
     services = dict(zip(EXPECTED, targets, strict=True))
