@@ -87,7 +87,7 @@ def _cli_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("target-parquet")
-    return [found] if found else [sys.executable, "-m", "target_parquet"]
+    return [found] if found else [sys.executable, "-m", "target_parquet_lake"]
 
 
 def parquet_files(root: Path) -> list[Path]:
