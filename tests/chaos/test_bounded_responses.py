@@ -20,6 +20,7 @@ from tests.chaos.checks import (
     assert_each_key_once,
     assert_lands,
     metric_keys_by_service,
+    the_metrics_failure,
     truth_of,
     without,
 )
@@ -53,11 +54,7 @@ class BoundedRun:
     seconds: float
 
     def failure(self, mode: str) -> dict[str, Any]:
-        account, service = self.services[mode]
-        found = [f for f in self.summary["streams"]["metrics"]["failures"]
-                 if f["context"] == {"account_id": account, "service_id": service}]
-        assert len(found) == 1, f"{mode}: expected one failure of {service}, got {found}"
-        return found[0]
+        return the_metrics_failure(self.summary, *self.services[mode])
 
 
 @pytest.fixture(scope="module", params=["x", "y"])
