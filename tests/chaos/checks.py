@@ -10,6 +10,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from tests.registry import VENDORS, tap_class
 from tests.tap_runner import TapRun
 from tests.truth import Key, assert_matches_truth, expected
 from vendor_sandbox import SandboxConfig
@@ -20,7 +21,8 @@ STREAM_KEYS = {
     "services": ("account_id", "service_id"),
     "metrics": ("account_id", "service_id", "date"),
 }
-LOOKBACK = {"x": 3, "y": 7}
+# Each tap's default lookback (its vendor's revision window).
+LOOKBACK = {vendor: tap_class(vendor).vendor.lookback_days for vendor in VENDORS}
 
 
 def window(config: dict[str, Any]) -> tuple[dt.date, dt.date]:

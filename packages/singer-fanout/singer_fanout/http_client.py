@@ -222,9 +222,10 @@ class HttpClient:
                 self._counters.add("credential_renewals")
                 continue
             except PartitionError as error:
-                if error.status == 404 and self._proof is None and call.method == "GET":
-                    # Nothing has worked yet and the very first listing does not exist:
-                    # the base URL is wrong, not one account.
+                first = self._proof is None and (call.method == "GET" or call.credential_request)
+                if error.status == 404 and first:
+                    # Nothing has worked yet and the very first listing (or the token
+                    # endpoint) does not exist: the base URL is wrong, not one account.
                     path = call.url[len(self.base_url):]
                     raise ConfigurationProblem(
                         "api_url", _not_found_hint(self.base_url, path, error.detail)
@@ -345,8 +346,10 @@ class HttpClient:
             # The limiter now holds this and every other request in the scope until then.
             raise _RateLimited(detail)
         if action in (Action.RENEW_CREDENTIAL, Action.AUTH_FAILED) and credential_request:
-            # The credential exchange itself was refused: the credential is wrong.
-            raise CredentialRejected(self._credential_setting, response.status_code, detail)
+            # The credential exchange itself was refused: the credential is wrong (revoked,
+            # when it worked earlier in the run).
+            raise CredentialRejected(self._credential_setting, response.status_code, detail,
+                                     mid_run=self._proof is not None)
         if action is Action.RENEW_CREDENTIAL:
             raise _StaleCredential(detail, response.status_code)
         if action is Action.AUTH_FAILED:
