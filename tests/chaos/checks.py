@@ -10,6 +10,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from tests.registry import VENDORS, tap_class
 from tests.tap_runner import TapRun
 from tests.truth import Key, assert_matches_truth, expected
 from vendor_sandbox import SandboxConfig
@@ -20,7 +21,8 @@ STREAM_KEYS = {
     "services": ("account_id", "service_id"),
     "metrics": ("account_id", "service_id", "date"),
 }
-LOOKBACK = {"x": 3, "y": 7}
+# Each tap's default lookback (its vendor's revision window).
+LOOKBACK = {vendor: tap_class(vendor).vendor.lookback_days for vendor in VENDORS}
 
 
 def window(config: dict[str, Any]) -> tuple[dt.date, dt.date]:
@@ -109,3 +111,11 @@ def assert_states_never_ahead(runs: list[TapRun], truth: Truth, start: dt.date) 
                     )
                     checked += 1
     assert checked, "no STATE with a metrics bookmark was seen: nothing was checked"
+
+
+def the_metrics_failure(summary: dict[str, Any], account: str, service: str) -> dict[str, Any]:
+    """The one summary failure of a service's metrics partition."""
+    found = [f for f in summary["streams"]["metrics"]["failures"]
+             if f["context"] == {"account_id": account, "service_id": service}]
+    assert len(found) == 1, f"expected one failure of {service}, got {found}"
+    return found[0]

@@ -15,8 +15,9 @@ FAST = {
     "state_interval_seconds": 0.05,
 }
 # Sandbox latency that stretches a run to about a second, so it can be interrupted mid-way
-# (VendorX makes a dozen requests per run, VendorY about 170).
-SLOW = {"x": {"latency_ms": 60.0}, "y": {"latency_ms": 10.0}}
+# (VendorX makes a dozen requests per run, VendorY about 170, VendorZ about 30 and a
+# report's preparation).
+SLOW = {"x": {"latency_ms": 60.0}, "y": {"latency_ms": 10.0}, "z": {"latency_ms": 30.0}}
 
 
 def chaos_config(vendor: str, url: str, **settings: Any) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from tests.chaos.checks import assert_lands, metric_keys_by_service, truth_of
 from tests.chaos.configs import chaos_config
 from tests.chaos.live_tap import LiveTap
 from tests.chaos.tls import TlsProxy, make_certificates
-from tests.tap_runner import run_tap
-from tests.taps.conftest import SECRET, sandbox_config
+from tests.tap_runner import BIN, run_tap
+from tests.taps.conftest import CREDENTIAL, SECRET, sandbox_config
 from vendor_sandbox import run_sandbox
 
 
@@ -42,6 +42,68 @@ def test_the_credential_never_appears_in_logs_errors_state_or_summary(vendor, tm
     }
     for where, text in texts.items():
         assert SECRET not in text, f"the credential leaked into the {where}"
+
+
+def test_a_credential_echoed_back_by_the_vendor_never_leaves_the_tap(vendor, tmp_path):
+    """The sandbox repeats the credential in every error body, a header and a URL; every
+    byte the tap wrote (stdout, stderr, summary) is grepped."""
+    plain = sandbox_config(vendor)
+    probe = truth_of(plain, chaos_config(vendor, "http://unused"))
+    (_, failing), (denied_account, _) = sorted(metric_keys_by_service(probe))[0], \
+        sorted(metric_keys_by_service(probe))[-1]
+    summary_path = tmp_path / "summary.json"
+    with run_sandbox(sandbox_config(vendor, echo_credential=True, error_5xx_rate=0.1,
+                                    fail_services={failing},
+                                    forbidden_accounts={denied_account})) as sandbox:
+        config = chaos_config(vendor, sandbox.url, max_retries=2,
+                              summary_path=str(summary_path))
+        run = LiveTap(vendor, config, tmp_path, env={"LOGLEVEL": "DEBUG"}).finish()
+    assert run.returncode == 1, run.stderr[-3000:]
+    summary = summary_path.read_text()
+    failures = [f for s in json.loads(summary)["streams"].values() for f in s["failures"]]
+    assert {f["error"] for f in failures} == {"PartitionError", "PermissionDenied"}
+    # The echo reached the tap (it is masked where it would have been).
+    assert all("sent credential ****" in f["message"] for f in failures), failures
+    assert "retry" in run.stderr
+    for where, text in {"stdout": run.stdout, "stderr": run.stderr, "summary": summary}.items():
+        assert SECRET not in text, f"the credential leaked into the {where}"
+
+
+def test_a_rejected_credential_echoed_back_is_masked_in_the_fatal_error(vendor, tmp_path):
+    wrong = "wrong-but-still-secret-4f9a1c7e"
+    summary_path = tmp_path / "summary.json"
+    with run_sandbox(sandbox_config(vendor, echo_credential=True)) as sandbox:
+        config = chaos_config(vendor, sandbox.url, summary_path=str(summary_path),
+                              **{CREDENTIAL[vendor]: wrong})
+        run = run_tap(vendor, config, tmp_path)
+    assert run.returncode == 2
+    summary = summary_path.read_text()
+    assert "sent credential ****" in json.loads(summary)["fatal_error"]
+    for text in (run.stdout, run.stderr, summary):
+        assert wrong not in text
+
+
+@pytest.mark.parametrize("value", [{"token": SECRET}, [SECRET], 98765432101234567])
+def test_a_credential_of_the_wrong_type_is_not_printed(tmp_path, value):
+    config = chaos_config("x", "http://127.0.0.1:9", api_token=value)
+    run = run_tap("x", config, tmp_path)
+    assert run.returncode == 2
+    assert "setting 'api_token': invalid value (it must be of type string or null); the value is " \
+           "secret and not shown" in run.stderr
+    printed = str(value) if isinstance(value, int) else SECRET
+    assert printed not in run.stderr + run.stdout
+
+
+def test_about_shows_no_secret(tmp_path):
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(chaos_config("x", "http://127.0.0.1:9")))
+    for about_format in ((), ("--format=json",), ("--format=markdown",)):
+        completed = subprocess.run(
+            [str(BIN / "tap-vendorx"), "--about", *about_format, "--config", str(config_file)],
+            capture_output=True, text=True, timeout=60, check=False)
+        assert completed.returncode == 0, completed.stderr
+        assert "api_token" in completed.stdout
+        assert SECRET not in completed.stdout + completed.stderr
 
 
 @pytest.fixture(scope="module")

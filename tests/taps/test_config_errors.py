@@ -43,7 +43,7 @@ def test_rejected_credential_fails_fast_without_leaking(vendor, sandbox, tmp_pat
     run = run_tap(vendor, config, tmp_path)
     assert run.returncode == 2
     assert f"'{CREDENTIAL[vendor]}'" in run.stderr
-    assert {"x": "401", "y": "403"}[vendor] in run.stderr
+    assert {"x": "401", "y": "403", "z": "401"}[vendor] in run.stderr
     assert sandbox.stats()["requests_total"] <= 2  # the first answer stopped the run
     assert wrong not in run.stderr + run.stdout
 

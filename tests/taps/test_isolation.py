@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from tests.registry import tap_class
 from tests.tap_runner import run_tap
 from tests.taps.conftest import sandbox_config, tap_config
 from tests.truth import assert_matches_truth, expected
@@ -51,7 +52,7 @@ def test_failed_service_is_isolated_and_retried_next_run(vendor, tmp_path):
     # re-read their lookback.
     start = dt.date.fromisoformat(config["start_date"])
     end = dt.date.fromisoformat(config["end_date"])
-    lookback = {"x": 3, "y": 7}[vendor]
+    lookback = tap_class(vendor).vendor.lookback_days
     assert stats["metric_days_by_service"][bad_service] == (end - start).days + 1
     others = {s for (_, s) in services} - {bad_service}
     assert all(stats["metric_days_by_service"][s] == lookback + 1 for s in others)

@@ -10,6 +10,11 @@ records, advances its bookmark and schedules its children. So:
 - A partition that fails emits nothing and keeps its bookmark; the others go on.
 - Deeper partitions are scheduled first (metrics before more service listings), so what is
   waiting in memory stays bounded by the work in flight, not by the size of the account.
+- One run emits a listing's key at most once and schedules a partition at most once: a
+  page-numbered listing that shifts while it is read (an account created mid-run) repeats an
+  item on the next page, which must not sync that account twice.
+- A credential the vendor stops accepting mid-run ends the run (exit 2) at the first
+  partition that sees it: the HTTP client tells it from one account's missing permission.
 """
 
 from __future__ import annotations
@@ -112,6 +117,8 @@ class FanOutEngine:
         self._waiting: list[deque[Partition]] = []
         self._outputs = outputs  # RECORD or BATCH messages, table versions, METRIC lines
         self._busy: Counter[str] = Counter()  # partitions in flight per rate-limit scope
+        self._scheduled: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
+        self._listed: dict[str, set[tuple[Any, ...]]] = {}  # listing keys emitted, per stream
 
     def run(self, roots: list[Stream]) -> None:
         """Sync the root streams and, through them, every selected descendant."""
@@ -148,11 +155,17 @@ class FanOutEngine:
         if signum is not None:
             raise RunInterrupted(signum)
 
-    def _schedule(self, job: Partition) -> None:
+    def _schedule(self, job: Partition) -> bool:
+        """Queue `job` unless this run already did (then False)."""
+        identity = (job.stream.name, tuple(sorted((job.context or {}).items())))
+        if identity in self._scheduled:
+            return False  # listed twice (a shifted page): it is synced once
+        self._scheduled.add(identity)
         while len(self._waiting) <= job.depth:
             self._waiting.append(deque())
         self._waiting[job.depth].append(job)
         self._summary.work.scheduled(job.stream.name, lists_children=bool(self._wanted(job)))
+        return True
 
     def _next_waiting(self) -> Partition | None:
         for queue in reversed(self._waiting):  # deepest first
@@ -175,11 +188,12 @@ class FanOutEngine:
             self._summary.partition_failed(stream.name, job.context, error)
             self._outputs.partition_failed(stream)
             return []
-        children: list[Partition] = []
         for record in records:
             for key, value in (job.context or {}).items():
                 record.setdefault(key, value)
-            children.extend(self._children_of(job, record))
+        if not stream.replication_key and stream.primary_keys:
+            records = self._first_listed(stream, records)
+        children = [child for record in records for child in self._children_of(job, record)]
         if stream.selected:
             self._outputs.write(stream, records)
         if stream.selected and stream.replication_key:
@@ -189,9 +203,23 @@ class FanOutEngine:
                                    bookmark)
         self._emitter.changed(len(records))
         self._summary.partition_ok(stream.name, len(records) if stream.selected else 0)
-        for child in children:
-            self._schedule(child)
-        return children
+        return [child for child in children if self._schedule(child)]
+
+    def _first_listed(self, stream: Stream, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records whose key this run has not emitted yet (listings only: they carry no
+        replication key, so a repeat is never a newer version)."""
+        seen = self._listed.setdefault(stream.name, set())
+        fresh = []
+        for record in records:
+            key = tuple(record.get(name) for name in stream.primary_keys)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(record)
+        if len(fresh) < len(records):
+            logger.info("%s: %d item(s) listed twice (the listing shifted while it was read: "
+                        "an item was added or removed); each is emitted and synced once",
+                        stream.name, len(records) - len(fresh))
+        return fresh
 
     def _children_of(self, job: Partition, record: dict[str, Any]) -> list[Partition]:
         stream = job.stream

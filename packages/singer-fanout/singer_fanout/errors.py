@@ -1,6 +1,11 @@
-"""The exceptions the kit raises, each carrying enough context for an operator to act."""
+"""The exceptions the kit raises, each carrying enough context for an operator to act.
+
+Every message is masked as it is built: a vendor's error text may echo the credential.
+"""
 
 from __future__ import annotations
+
+from singer_fanout.redaction import redact
 
 
 class ConfigurationProblem(Exception):
@@ -11,7 +16,7 @@ class ConfigurationProblem(Exception):
 
     def __init__(self, setting: str, problem: str) -> None:
         self.setting = setting
-        super().__init__(f"setting '{setting}': {problem}")
+        super().__init__(redact(f"setting '{setting}': {problem}"))
 
 
 class CredentialRejected(Exception):
@@ -28,22 +33,23 @@ class CredentialRejected(Exception):
         self.status = status
         if mid_run:
             text = (f"the vendor stopped accepting the credential in setting '{setting}' "
-                    f"during the run (HTTP {status}: {vendor_message}); the run's first "
-                    "request, sent again, was refused too: it was revoked or has expired")
+                    f"during the run (HTTP {status}: {vendor_message}); asked again (the "
+                    "run's first request, or a new token), it was refused too: it was revoked "
+                    "or has expired")
         else:
             text = (f"the vendor rejected the credential in setting '{setting}' "
                     f"(HTTP {status}: {vendor_message}); check the value and its permissions")
-        super().__init__(text)
+        super().__init__(redact(text))
 
 
 class PartitionError(Exception):
     """A request for one partition failed for good (after retries, or not retryable)."""
 
     def __init__(self, what: str, detail: str, *, status: int | None = None) -> None:
-        self.what = what
-        self.detail = detail
+        self.what = redact(what)
+        self.detail = redact(detail)
         self.status = status
-        super().__init__(f"{what}: {detail}")
+        super().__init__(f"{self.what}: {self.detail}")
 
 
 class PermissionDenied(PartitionError):
@@ -63,15 +69,15 @@ class RetryableError(Exception):
     """Internal signal: this attempt failed in a way that a later attempt may not."""
 
     def __init__(self, detail: str, *, wait_s: float | None = None, cause: str = "") -> None:
-        self.detail = detail
+        self.detail = redact(detail)
         self.wait_s = wait_s
         # The server provably did not act on the request (never connected, or 429/503):
         # even a request that must not be applied twice may be sent again.
         self.not_processed = False
         # A short, bounded name for what went wrong ("HTTP 503", "timeout"): retries are
         # counted by it in progress lines and the summary.
-        self.cause = cause or detail
-        super().__init__(detail)
+        self.cause = redact(cause) if cause else self.detail
+        super().__init__(self.detail)
 
 
 class TransportFailure(RetryableError):

@@ -30,8 +30,9 @@ from urllib.parse import urlencode, urlsplit
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, SSLError
 
-from singer_fanout.answer import Answer, Reply
+from singer_fanout.answer import Answer, NestedTooDeeply, Reply
 from singer_fanout.auth import Auth, StaticHeaders
+from singer_fanout.bounded_read import BodyLimits, read_bounded
 from singer_fanout.counters import RETRY_CAUSE_PREFIX, RunCounters
 from singer_fanout.error_rules import Action, ErrorRules
 from singer_fanout.errors import (
@@ -51,6 +52,8 @@ from singer_fanout.transport import describe_transport_error, host_of
 
 logger = logging.getLogger("singer_fanout.http")
 
+# Far above any legitimate page (the largest contract page is well under 1 MiB).
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 RateLimitParser = Callable[[Mapping[str, str]], RateLimitInfo]
 # The `what` of a credential check: the run's first successful request, sent again.
 _CREDENTIAL_CHECK = "credential check (the run's first successful request, sent again)"
@@ -88,6 +91,9 @@ class RetrySettings:
     max_rate_limit_wait_s: float = 300.0
     max_rate_limited_retries: int = 50
     ca_bundle: str | None = None
+    # The whole response, request sent to last byte; None: twice read_timeout_s.
+    response_deadline_s: float | None = None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 class HttpClient:
@@ -125,6 +131,11 @@ class HttpClient:
         self._sleep = sleep
         self._pool_lock = threading.Lock()
         self._pool: urllib3.PoolManager | None = None
+        self._body_limits = BodyLimits(
+            deadline_s=retry.response_deadline_s or 2 * retry.read_timeout_s,
+            max_bytes=retry.max_response_bytes,
+            read_timeout_s=retry.read_timeout_s,
+        )
         # The first request that succeeded: proof that the credential worked, and what is
         # sent again to tell a revoked credential from one account's missing permission.
         self._proof: _Call | None = None
@@ -212,9 +223,10 @@ class HttpClient:
                 self._counters.add("credential_renewals")
                 continue
             except PartitionError as error:
-                if error.status == 404 and self._proof is None and call.method == "GET":
-                    # Nothing has worked yet and the very first listing does not exist:
-                    # the base URL is wrong, not one account.
+                first = self._proof is None and (call.method == "GET" or call.credential_request)
+                if error.status == 404 and first:
+                    # Nothing has worked yet and the very first listing (or the token
+                    # endpoint) does not exist: the base URL is wrong, not one account.
                     path = call.url[len(self.base_url):]
                     raise ConfigurationProblem(
                         "api_url", _not_found_hint(self.base_url, path, error.detail)
@@ -266,14 +278,15 @@ class HttpClient:
         url = call.url
         if call.params:
             url += ("&" if "?" in url else "?") + urlencode(call.params)
-        started = time.perf_counter()
+        limits = self._body_limits
+        started = time.monotonic()  # the response deadline counts from here
         try:
             raw = self._pool_manager().request(
                 call.method, url, body=call.body,
                 headers={**self._headers, **auth_headers, **call.headers},
                 timeout=urllib3.Timeout(connect=self._retry.connect_timeout_s,
-                                        read=self._retry.read_timeout_s),
-                retries=False, redirect=False,
+                                        read=min(limits.read_timeout_s, limits.deadline_s)),
+                retries=False, redirect=False, preload_content=False,
             )
         except SSLError as error:
             raise self._tls_problem(error) from None
@@ -286,8 +299,9 @@ class HttpClient:
             failure.not_processed = isinstance(error, (NewConnectionError, ConnectTimeoutError))
             raise failure from None
         self._answered = True
-        log_http_request(call.url, raw.status, time.perf_counter() - started)  # SDK METRIC
-        response = Answer(raw.status, raw.headers, raw.data)
+        body = read_bounded(raw, started=started, limits=limits)
+        log_http_request(call.url, raw.status, time.monotonic() - started)  # SDK METRIC
+        response = Answer(raw.status, raw.headers, body)
         self._limiter.observe(call.scope, self._parse_rate_limit(response.headers))
         try:
             payload = self._judge(response, scope=call.scope, what=call.what,
@@ -308,9 +322,10 @@ class HttpClient:
         if action is Action.OK:
             try:
                 payload = response.json()
-            except ValueError:
+            except ValueError as error:
+                reason = f": {error}" if isinstance(error, NestedTooDeeply) else ""
                 raise RetryableError(
-                    f"HTTP {response.status_code} with a malformed JSON body",
+                    f"HTTP {response.status_code} with a malformed JSON body{reason}",
                     cause="malformed JSON body",
                 ) from None
             verdict = self._rules.body_rule(response, payload)
@@ -333,8 +348,10 @@ class HttpClient:
             # The limiter now holds this and every other request in the scope until then.
             raise _RateLimited(detail)
         if action in (Action.RENEW_CREDENTIAL, Action.AUTH_FAILED) and credential_request:
-            # The credential exchange itself was refused: the credential is wrong.
-            raise CredentialRejected(self._credential_setting, response.status_code, detail)
+            # The credential exchange itself was refused: the credential is wrong (revoked,
+            # when it worked earlier in the run).
+            raise CredentialRejected(self._credential_setting, response.status_code, detail,
+                                     mid_run=self._proof is not None)
         if action is Action.RENEW_CREDENTIAL:
             raise _StaleCredential(detail, response.status_code)
         if action is Action.AUTH_FAILED:

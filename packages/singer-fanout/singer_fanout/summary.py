@@ -25,6 +25,7 @@ from singer_fanout.progress import (
     describe_waits,
 )
 from singer_fanout.ratelimit import ScopeWait
+from singer_fanout.redaction import redact, redactor
 
 logger = logging.getLogger("singer_fanout.summary")
 
@@ -73,7 +74,8 @@ class RunSummary:
         self, stream: str, context: Mapping[str, Any] | None, error: BaseException
     ) -> None:
         self.tally(stream).failures.append(
-            {"context": dict(context or {}), "error": type(error).__name__, "message": str(error)}
+            {"context": dict(context or {}), "error": type(error).__name__,
+             "message": redact(str(error))}
         )
 
     @property
@@ -115,7 +117,7 @@ class RunSummary:
         return {
             "tap": self.tap_name,
             "outcome": self.outcome,
-            "fatal_error": self.fatal_error,
+            "fatal_error": None if self.fatal_error is None else redact(self.fatal_error),
             "duration_s": round(self._clock() - self._started, 3),
             "requests": counts.get("requests", 0),
             "retries": counts.get("retries", 0),
@@ -134,7 +136,7 @@ class RunSummary:
 
     def finish(self, outcome: str, summary_path: str | None) -> dict[str, Any]:
         self.outcome = outcome
-        summary = self.as_dict()
+        summary = redactor().redact_json(self.as_dict())
         per_stream = ", ".join(
             f"{name}: {s['records']} records, {s['partitions_ok']} ok, "
             f"{s['partitions_failed']} failed"
@@ -156,5 +158,6 @@ class RunSummary:
         if summary_path:
             path = Path(summary_path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+            # Masked whole: ids or counts never hold a secret, but nothing here may.
+            path.write_text(redact(json.dumps(summary, indent=2, default=str)) + "\n")
         return summary

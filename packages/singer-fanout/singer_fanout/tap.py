@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
@@ -52,6 +53,8 @@ EXIT_OK = 0
 EXIT_PARTIAL_FAILURE = 1
 EXIT_CONFIGURATION = 2
 EXIT_INTERRUPTED = 3
+# "<value> is not of type 'string' in config['api_token']": the type, without the value.
+_WANTED_TYPE = re.compile(r" is not of type ('[^']*'(?:, '[^']*')*) in config\[")
 # STATE also goes out after this many records, whatever the time interval says.
 STATE_EVERY_RECORDS = 50_000
 EMIT_ACTIVATE_VERSION = th.Property(
@@ -109,8 +112,9 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
     # The header the vendor reads an idempotency key from, if it honours one: POSTs then
     # carry a fresh key (the same on every retry) and are retried like GETs.
     idempotency_key_header: ClassVar[str | None] = None
-    # The rate the vendor documents but announces in no header: paced from the start.
-    published_rate: ClassVar[PublishedRate | None] = None
+    def published_rate(self) -> PublishedRate | None:
+        """The rate the vendor documents but announces in no header: paced from the start."""
+        return None
 
     def open_sandbox(self) -> contextlib.AbstractContextManager[tuple[str, str]]:
         """Start the bundled sandbox; yields (base URL, credential it accepts)."""
@@ -120,7 +124,23 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
 
     @cached_property
     def run_settings(self) -> RunSettings:
+        redaction.protect(self.config, self.config_jsonschema)
         return RunSettings.from_config(self.config, self.vendor)
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # The first moment the settings are known: from here on no output shows a secret,
+        # the validator's own messages included (a credential of the wrong type is quoted).
+        redaction.protect(self.config, self.config_jsonschema)
+        secret = redaction.secret_settings(self.config_jsonschema)
+        try:
+            problems = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as error:
+            raise ConfigValidationError(
+                str(error), errors=[_without_secret(p, secret) for p in error.errors],
+                schema=error.schema,
+            ) from None
+        return [_without_secret(p, secret) for p in problems]
 
     @cached_property
     def counters(self) -> RunCounters:
@@ -157,7 +177,7 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
             headers={"Accept": "application/json"},
             auth=self.make_auth(credential, redactor.add),
             idempotency_header=self.idempotency_key_header,
-            pacer=Pacer(self.published_rate) if self.published_rate else None,
+            pacer=Pacer(rate) if (rate := self.published_rate()) else None,
             rules=self.error_rules,
             rate_limit_parser=self.parse_rate_limit,
             credential_setting=self.vendor.credential_setting,
@@ -286,6 +306,17 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
             _exit(EXIT_PARTIAL_FAILURE)
         except RunInterrupted:
             _exit(EXIT_INTERRUPTED)
+
+
+def _without_secret(problem: str, secret_settings: list[str]) -> str:
+    """A validator message about a secret setting says what is wrong, never the value."""
+    for name in secret_settings:
+        if problem.endswith(f"in config[{name!r}]"):
+            wanted = _WANTED_TYPE.search(problem)
+            types = " or ".join(re.findall(r"'([^']*)'", wanted.group(1))) if wanted else ""
+            must = f" (it must be of type {types})" if types else ""
+            return f"setting '{name}': invalid value{must}; the value is secret and not shown"
+    return redaction.redact(problem)
 
 
 def _completed_bookmark(stream: Any, context: Any, records: list[dict[str, Any]]) -> Any:

@@ -21,6 +21,8 @@ from singer_sdk.singerlib import Message, SingerMessageType
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
 from singer_sdk.singerlib.json import serialize_json
 
+from singer_fanout.redaction import redact
+
 # A float holds any decimal of up to 15 significant digits exactly (its shortest repr
 # gives the same digits back), so such a Decimal is written as a float without change.
 FLOAT_SAFE_DIGITS = 15
@@ -53,7 +55,7 @@ def encode_record(stream: str, record: dict[str, Any], time_extracted: str,
 
 class StateFlushingWriter(SimpleSingerWriter):
     def write_message(self, message: Message) -> None:
-        sys.stdout.write(self.format_message(message) + "\n")
+        sys.stdout.write(redact(self.format_message(message)) + "\n")
         if message.type != SingerMessageType.RECORD:
             sys.stdout.flush()
 
@@ -61,5 +63,6 @@ class StateFlushingWriter(SimpleSingerWriter):
                       time_extracted: dt.datetime, *, version: int | None = None) -> None:
         """Many RECORD messages of one stream at once (the fan-out engine's fast path)."""
         stamp = time_extracted.isoformat(sep="T")
-        sys.stdout.write("".join(encode_record(stream, r, stamp, version) + "\n"
-                                 for r in records))
+        # One scan of the batch: a vendor echoing the credential into a field is masked too.
+        sys.stdout.write(redact("".join(encode_record(stream, r, stamp, version) + "\n"
+                                        for r in records)))

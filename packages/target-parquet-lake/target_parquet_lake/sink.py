@@ -20,7 +20,7 @@ from target_parquet_lake.records import ColumnBuffer, record_error
 from target_parquet_lake.schema_to_arrow import Column, arrow_schema, columns_from_schema
 from target_parquet_lake.storage import redact
 from target_parquet_lake.validation import RecordValidator
-from target_parquet_lake.writer import StreamWriter
+from target_parquet_lake.writer import StreamWriter, stream_dir_name
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -95,8 +95,8 @@ class ParquetSink(BatchSink):
         lake = self._run.lake
         self.writer = StreamWriter(
             lake=lake,
-            directory=lake.path(_safe_dir_name(stream_name)),
-            stream_name=_safe_dir_name(stream_name),
+            directory=lake.path(stream_dir_name(stream_name)),
+            stream_name=stream_dir_name(stream_name),
             stamp=self._run.stamp,
             compression=settings.compression,
             extension=settings.file_extension,
@@ -240,7 +240,3 @@ class ParquetSink(BatchSink):
             flush,
         )
 
-
-def _safe_dir_name(stream_name: str) -> str:
-    # A stream name is a single path component; separators would escape the layout.
-    return stream_name.replace("/", "_").replace("\\", "_")

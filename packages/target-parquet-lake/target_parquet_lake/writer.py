@@ -38,6 +38,12 @@ def run_stamp(started_at: datetime.datetime, token: str) -> str:
     return f"{started_at.astimezone(datetime.timezone.utc):%Y%m%d_%H%M%S}_{token}"
 
 
+def stream_dir_name(stream_name: str) -> str:
+    """The stream's folder name under destination_path."""
+    # A stream name is a single path component; separators would escape the layout.
+    return stream_name.replace("/", "_").replace("\\", "_")
+
+
 def file_name(stream_name: str, stamp: str, flush: int, part: int, extension: str) -> str:
     """The final file name of one part of one flush."""
     return f"{stream_name}-{stamp}-{flush}-{part}{extension}"

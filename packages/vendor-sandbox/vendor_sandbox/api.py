@@ -119,7 +119,12 @@ class VendorApi(abc.ABC):
     def authorized(self, request: Request, config: SandboxConfig) -> bool: ...
 
     @abc.abstractmethod
-    def auth_failure(self, request_id: str) -> Response: ...
+    def auth_failure(self, request_id: str, message: str | None = None) -> Response:
+        """The contract's answer to a credential that may not make this request."""
+
+    @abc.abstractmethod
+    def presented_credential(self, request: Request) -> str | None:
+        """The credential the request carried, if any."""
 
     @abc.abstractmethod
     def bucket(

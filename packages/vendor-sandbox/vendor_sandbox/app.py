@@ -2,13 +2,15 @@
 
 Order, per request: count it against its rate-limit bucket (and spot early retries),
 sleep the simulated latency, then answer the first that applies: unknown route 404,
-a method the route does not take 405, rate limit 429, auth 401/403 (not on public routes
-such as an OAuth token endpoint), forced failure (fail_services / fail_accounts) 500,
-injected fault, the route's handler (whose 200 `hostile_services` may then spoil, see
-hostile.py). A stall fault on a write is slept after the handler ran: the write happened,
-but the client that timed out cannot know it. Whatever happens, the answer carries the rate-limit
-headers, and an unexpected exception becomes the vendor's 500 body, a log line and a
-count in the stats, never a stack trace on the wire.
+a method the route does not take 405, rate limit 429, auth 401/403 (a wrong credential, or
+`forbidden_accounts` / `forbidden_services`; not on public routes such as an OAuth token
+endpoint), forced failure (fail_services / fail_accounts) 500, injected fault, the route's
+handler (whose 200 `hostile_services` may then spoil, see hostile.py). A stall fault on a
+write is slept after the handler ran: the write happened, but the client that timed out
+cannot know it. Whatever happens, the answer carries the rate-limit headers (and, with
+`echo_credential`, an error answer repeats the credential, see careless.py), and an
+unexpected exception becomes the vendor's 500 body, a log line and a count in the stats,
+never a stack trace on the wire.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from vendor_sandbox import hostile
 from vendor_sandbox.api import ApiError, Context, Route, VendorApi, json_response
+from vendor_sandbox.careless import echo_credential, with_late_account
 from vendor_sandbox.config import SandboxConfig
 from vendor_sandbox.faults import FaultPlanner
 from vendor_sandbox.hashing import unit
@@ -56,6 +59,7 @@ class SandboxApp:
         # cutting budgets for a moment (other jobs on the token, throttling). Set from Python
         # by `Sandbox.refuse_next`; one counter, read and written on the event loop thread.
         self._refuse_next = 0
+        self._late_worlds: dict[int, World] = {}  # by id of the world they grew from
 
     @property
     def config(self) -> SandboxConfig:
@@ -97,6 +101,8 @@ class SandboxApp:
         config = self._config
         today = config.resolved_today()
         world = self.world(config, today)
+        if config.late_account_after is not None and self._served >= config.late_account_after:
+            world = self._late_worlds.setdefault(id(world), with_late_account(world))
         route, params = self._match(request.path)
         self._served += 1
         request_id = f"req_{self._served:08d}"
@@ -118,6 +124,9 @@ class SandboxApp:
                 response = self._vendor.error(
                     500, "internal_error", "unexpected server error", request_id
                 )
+            if config.echo_credential and response.status >= 400:
+                echo_credential(response, self._vendor.presented_credential(request) or "",
+                                request.target)
             response.headers.extend(self._vendor.rate_headers(decision, config))
             response.headers.append(("X-Request-Id", request_id))
             if response.status == 429:
@@ -183,6 +192,10 @@ class SandboxApp:
             return vendor.too_many(decision, request_id)
         if not route.public and not vendor.authorized(ctx.request, ctx.config):
             return vendor.auth_failure(request_id)
+        denied = _forbidden(vendor, route, ctx.params, ctx.config)
+        if denied:
+            self.stats.fault("forbidden")
+            return vendor.auth_failure(request_id, f"this credential may not read {denied}")
         forced = _forced_failure(vendor, route, ctx.params, ctx.config)
         if forced:
             self.stats.fault(forced)
@@ -211,6 +224,19 @@ def _vendor_api(config: SandboxConfig, stats: Stats) -> VendorApi:
     if config.vendor == "z":
         return VendorZ(stats)
     return VendorX() if config.vendor == "x" else VendorY()
+
+
+def _forbidden(
+    vendor: VendorApi, route: Route, params: dict[str, str], config: SandboxConfig
+) -> str | None:
+    """What the credential may not read in this request (`forbidden_*` knobs), if anything."""
+    account = params.get(vendor.account_param)
+    if route.scope in ("services", "metrics") and account in config.forbidden_accounts:
+        return f"account {account}"
+    service = params.get(vendor.service_param)
+    if route.scope == "metrics" and service in config.forbidden_services:
+        return f"service {service}"
+    return None
 
 
 def _forced_failure(

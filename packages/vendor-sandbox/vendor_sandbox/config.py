@@ -54,6 +54,9 @@ HOSTILE_MODES = (
     "unknown_fields",
     "repeat_cursor",
     "huge_page",
+    "trickle_body",
+    "endless_body",
+    "deep_nesting",
     "foreign_link",
 )
 
@@ -70,6 +73,14 @@ def parse_range(text: str) -> tuple[int, int]:
 
 def parse_ids(text: str) -> frozenset[str]:
     return frozenset(part.strip() for part in text.split(",") if part.strip())
+
+
+def parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
 
 
 def parse_hostile(text: str) -> tuple[tuple[str, str], ...]:
@@ -199,6 +210,30 @@ class SandboxConfig:
         default=frozenset(),
         metadata=_flag("account ids whose services and metrics always answer 500", parse_ids),
     )
+    forbidden_accounts: frozenset[str] = field(
+        default=frozenset(),
+        metadata=_flag(
+            "account ids the token/key may not read: their services and metrics answer the "
+            "auth failure (X 401, Y 403) although the credential works elsewhere", parse_ids),
+    )
+    forbidden_services: frozenset[str] = field(
+        default=frozenset(),
+        metadata=_flag("service ids whose metrics answer the auth failure (X 401, Y 403)",
+                       parse_ids),
+    )
+    echo_credential: bool = field(
+        default=False,
+        metadata=_flag(
+            "every error answer echoes the credential it received, as a careless vendor or "
+            "proxy does: in the error message, in a URL in the body and in a header",
+            parse_bool),
+    )
+    late_account_after: int | None = field(
+        default=None,
+        metadata=_flag(
+            "after this many vendor requests, a new account (with no services) appears first "
+            "in the account listing, shifting every later page by one", int),
+    )
     hostile_services: tuple[tuple[str, str], ...] = field(
         default=(),
         metadata=_flag(
@@ -209,12 +244,14 @@ class SandboxConfig:
     )
     token: str = field(
         default="sandbox-token",
-        metadata=_flag("accepted bearer token (X) / API key (Y) / client secret (Z)", str),
+        metadata=_flag(
+            "accepted bearer token (X) / API key (Y) / client secret (Z); changing it on a "
+            "running sandbox (`Sandbox.update(token=...)`) revokes the old one", str),
     )
 
     def __post_init__(self) -> None:
         # Accept any iterable of ids and datetimes for convenience, store canonical types.
-        for name in ("fail_services", "fail_accounts"):
+        for name in ("fail_services", "fail_accounts", "forbidden_accounts", "forbidden_services"):
             value = getattr(self, name)
             if isinstance(value, str):
                 value = parse_ids(value)
@@ -254,6 +291,7 @@ class SandboxConfig:
             )
             >= 0,
             "retry_after_s must be >= 0": self.retry_after_s >= 0,
+            "late_account_after must be >= 0": (self.late_account_after or 0) >= 0,
             "cursor_ttl_s must be > 0": self.cursor_ttl_s > 0,
         }
         for name in (*FAULT_RATE_FIELDS, "deleted_service_rate", "revision_rate",

@@ -130,8 +130,12 @@ class VendorX(VendorApi):
     def authorized(self, request: Request, config: SandboxConfig) -> bool:
         return self._token(request) == config.token
 
-    def auth_failure(self, request_id: str) -> Response:
-        response = self.error(401, "unauthorized", "missing or invalid bearer token", request_id)
+    def presented_credential(self, request: Request) -> str | None:
+        return self._token(request)
+
+    def auth_failure(self, request_id: str, message: str | None = None) -> Response:
+        text = message or "missing or invalid bearer token"
+        response = self.error(401, "unauthorized", text, request_id)
         response.headers.append(("WWW-Authenticate", 'Bearer realm="vendorx"'))
         return response
 

@@ -148,8 +148,12 @@ class VendorY(VendorApi):
     def authorized(self, request: Request, config: SandboxConfig) -> bool:
         return request.headers.get("x-api-key") == config.token
 
-    def auth_failure(self, request_id: str) -> Response:
-        return self.error(403, "forbidden", "missing or invalid X-Api-Key", request_id)
+    def presented_credential(self, request: Request) -> str | None:
+        return request.headers.get("x-api-key")
+
+    def auth_failure(self, request_id: str, message: str | None = None) -> Response:
+        text = message or "missing or invalid X-Api-Key"
+        return self.error(403, "forbidden", text, request_id)
 
     def bucket(
         self, request: Request, params: dict[str, str], world: World, config: SandboxConfig

@@ -189,7 +189,14 @@ class VendorZ(VendorApi):
         now = time.monotonic()
         return life is not None and life[0] >= self._revoked_before and now < life[1]
 
-    def auth_failure(self, request_id: str) -> Response:
+    def presented_credential(self, request: Request) -> str | None:
+        """The access token of an API call, or the client secret of a token request."""
+        form = dict(parse_qsl(request.body.decode("latin-1"), keep_blank_values=True))
+        return self._token(request) or form.get("client_secret")
+
+    def auth_failure(self, request_id: str, message: str | None = None) -> Response:
+        if message is not None:  # a valid token without access to this workspace/project
+            return self.error(403, "forbidden", message, request_id)
         self._stats.event("invalid_token")
         response = self.error(401, "invalid_token", "the access token is invalid or has expired",
                               request_id)

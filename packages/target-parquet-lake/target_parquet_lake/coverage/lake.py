@@ -16,7 +16,7 @@ import datetime
 import json
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 METRICS_STREAM = "metrics"
-SERVICES_STREAM = "services"
 KEY_COLUMNS = ("account_id", "service_id")
 DATE_COLUMN = "date"
 SUMMARY_PREFIX = "_run_summary"
@@ -99,18 +98,6 @@ class Failure:
         return f"{self.stream} {ids}: {self.error}: {self.message}"
 
 
-@dataclass
-class VendorData:
-    """What the lake holds for one vendor (one destination_path)."""
-
-    name: str
-    path: str
-    days: pa.Table  # account_id, service_id, date (date32), not_final (bool): one row per day
-    summaries: list[str] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    listed_services: set[tuple[str, str]] = field(default_factory=set)
-
-
 def open_lake(
     location: str, storage_options: Mapping[str, object] | None = None,
 ) -> Lake:
@@ -166,31 +153,58 @@ def _stream_dataset(lake: Lake, path: str) -> ds.FileSystemDataset:
 
 
 def _read_fragment(
-    fragment: ds.ParquetFileFragment, columns: tuple[str, ...], lake: Lake,
+    fragment: ds.ParquetFileFragment, columns: tuple[str, ...],
 ) -> pa.Table:
-    """The wanted columns of one file; partition values (from its path) become columns.
-
-    Files are read one by one because a long-lived lake's files need not share a schema
-    (a column added later, a date stored as text by an older writer).
-    """
+    """The wanted columns of one file; partition values (from its path) become columns."""
     present = [c for c in columns if c in fragment.physical_schema.names]
     table = fragment.to_table(columns=present)
     for name, value in (ds.get_partition_keys(fragment.partition_expression) or {}).items():
         if name in columns and name not in present:
             table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
-    missing = [c for c in (*KEY_COLUMNS, DATE_COLUMN)
-               if c in columns and c not in table.schema.names]
-    if missing:
-        msg = f"{lake.uri(fragment.path)}: no column {', '.join(missing)}"
-        raise LakeError(msg)
     return table
 
 
+def _check_keys(
+    lake: Lake, fragments: list[ds.ParquetFileFragment], schemas: list[pa.Schema],
+    columns: tuple[str, ...],
+) -> None:
+    for fragment, schema in zip(fragments, schemas, strict=True):
+        in_path = ds.get_partition_keys(fragment.partition_expression) or {}
+        missing = [c for c in (*KEY_COLUMNS, DATE_COLUMN)
+                   if c in columns and c not in schema.names and c not in in_path]
+        if missing:
+            msg = f"{lake.uri(fragment.path)}: no column {', '.join(missing)}"
+            raise LakeError(msg)
+
+
 def _read_stream(lake: Lake, path: str, columns: tuple[str, ...]) -> list[pa.Table]:
+    """The wanted columns of every file of a stream (missing ones as nulls).
+
+    One parallel scan when the files agree on their columns' types; file by file when a
+    long-lived lake's files do not (a date an older writer stored as text, a flag as int).
+    """
     try:
-        fragments = list(_stream_dataset(lake, path).get_fragments())
+        dataset = _stream_dataset(lake, path)
+        fragments = list(dataset.get_fragments())
+        if not fragments:
+            return []
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            return list(pool.map(lambda f: _read_fragment(f, columns, lake), fragments))
+            schemas = list(pool.map(lambda f: f.physical_schema, fragments))
+        _check_keys(lake, fragments, schemas, columns)
+        try:
+            unified = pa.unify_schemas([*schemas, dataset.schema])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+                return list(pool.map(lambda f: _read_fragment(f, columns), fragments))
+        whole = dataset if unified.equals(dataset.schema) else ds.dataset(
+            path, schema=unified, filesystem=lake.filesystem, format="parquet",
+            partitioning=ds.partitioning(
+                pa.schema([unified.field(n) for n in dataset.partitioning.schema.names]),
+                flavor="hive",
+            ) if dataset.partitioning else None,
+            ignore_prefixes=IGNORED_PREFIXES,
+        )
+        return [whole.to_table(columns=[c for c in columns if c in unified.names])]
     except (pa.ArrowException, OSError) as exc:
         msg = f"{lake.uri(path)}: cannot read it as Parquet: {exc}"
         raise LakeError(msg) from exc
@@ -233,25 +247,13 @@ def read_days(lake: Lake, vendor_path: str, rules: tuple[NotFinalRule, ...]) -> 
             "account_id": pa.array([], pa.string()), "service_id": pa.array([], pa.string()),
             "date": pa.array([], pa.date32()), "not_final": pa.array([], pa.bool_()),
         })
-    grouped = pa.concat_tables(parts).group_by(["account_id", "service_id", "date"]).aggregate(
-        [("not_final", "all")],
-    )
+    # Single-threaded: as fast on a quiet machine, and steadier on a busy one.
+    grouped = pa.concat_tables(parts).group_by(
+        ["account_id", "service_id", "date"], use_threads=False,
+    ).aggregate([("not_final", "all")])
     return grouped.rename_columns(["account_id", "service_id", "date", "not_final"]).filter(
         pc.is_valid(grouped["date"]),
     )
-
-
-def read_listed_services(lake: Lake, vendor_path: str) -> set[tuple[str, str]]:
-    """(account_id, service_id) of every service the `services` stream ever listed."""
-    path = posixpath.join(vendor_path, SERVICES_STREAM)
-    if not lake.is_dir(path):
-        return set()
-    listed: set[tuple[str, str]] = set()
-    for table in _read_stream(lake, path, KEY_COLUMNS):
-        accounts = _as_text(table["account_id"]).to_pylist()
-        services = _as_text(table["service_id"]).to_pylist()
-        listed.update(zip(accounts, services, strict=True))
-    return listed
 
 
 def summary_paths(lake: Lake, vendor_path: str) -> list[str]:

@@ -9,10 +9,11 @@ expected up to the vendor's last day: the days the failure kept out are missing.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from target_parquet_lake.coverage.lake import Failure
 
@@ -89,35 +90,59 @@ class VendorCoverage:
         return bool(self.unplaced_failures) or any(s.gaps for s in self.services)
 
 
-def _runs(days: Iterable[tuple[datetime.date, bool]]) -> list[Run]:
-    """Runs over sorted (day, not_final) pairs; holes between them are missing runs."""
-    runs: list[Run] = []
-    for day, is_not_final in days:
-        status = NOT_FINAL if is_not_final else FINAL
-        if runs and runs[-1].end + ONE_DAY < day:
-            runs.append(Run(runs[-1].end + ONE_DAY, day - ONE_DAY, MISSING))
-        if runs and runs[-1].status == status and runs[-1].end + ONE_DAY == day:
-            runs[-1] = Run(runs[-1].start, day, status)
-        else:
-            runs.append(Run(day, day, status))
-    return runs
+def _run_starts(ordered: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """Row indices where a run starts (a new service, a day skipped, a status change), and
+    whether each such row starts a new service. Vectorised: a lake has millions of days but
+    only a few runs per service."""
+    rows = ordered.num_rows
+    if rows == 1:
+        return pa.array([0], pa.uint64()), pa.array([True])
+    account, service = ordered["account_id"], ordered["service_id"]
+    day = pc.cast(ordered["date"], pa.int32())
+    status = ordered["not_final"]
+    head, tail = slice(1, rows), slice(0, rows - 1)
+
+    def shifted(values: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+        return values[head], values[tail]
+
+    same_service = pc.and_(pc.equal(*shifted(account)), pc.equal(*shifted(service)))
+    next_day = pc.equal(day[head], pc.add(day[tail], 1))
+    same_status = pc.equal(*shifted(status))
+    continues = pc.and_(same_service, pc.and_(next_day, same_status))
+    # Row 0 starts the first run of the first service.
+    breaks = pa.concat_arrays([pa.array([True]), pc.invert(continues).combine_chunks()])
+    new_service = pa.concat_arrays([pa.array([True]), pc.invert(same_service).combine_chunks()])
+    starts = pc.indices_nonzero(breaks)
+    return starts, pc.take(new_service, starts)
 
 
 def _per_service(days: pa.Table) -> Iterator[tuple[tuple[str, str], list[Run]]]:
+    """Each service's runs, holes between its days included as missing runs."""
+    if days.num_rows == 0:
+        return
     ordered = days.sort_by([("account_id", "ascending"), ("service_id", "ascending"),
                             ("date", "ascending")])
-    rows = zip(ordered["account_id"].to_pylist(), ordered["service_id"].to_pylist(),
-               ordered["date"].to_pylist(), ordered["not_final"].to_pylist(), strict=True)
+    starts, new_service = _run_starts(ordered)
+    ends = pc.subtract(pa.concat_arrays([starts[1:], pa.array([ordered.num_rows], pa.uint64())]),
+                       1)
+    accounts = ordered["account_id"].take(starts).to_pylist()
+    services = ordered["service_id"].take(starts).to_pylist()
+    first_days = ordered["date"].take(starts).to_pylist()
+    last_days = ordered["date"].take(ends).to_pylist()
+    statuses = ordered["not_final"].take(starts).to_pylist()
     key: tuple[str, str] | None = None
-    pairs: list[tuple[datetime.date, bool]] = []
-    for account_id, service_id, day, is_not_final in rows:
-        if (account_id, service_id) != key:
+    runs: list[Run] = []
+    for index, starts_service in enumerate(new_service.to_pylist()):
+        if starts_service:
             if key is not None:
-                yield key, _runs(pairs)
-            key, pairs = (account_id, service_id), []
-        pairs.append((day, bool(is_not_final)))
+                yield key, runs
+            key, runs = (accounts[index], services[index]), []
+        elif runs[-1].end + ONE_DAY < first_days[index]:
+            runs.append(Run(runs[-1].end + ONE_DAY, first_days[index] - ONE_DAY, MISSING))
+        runs.append(Run(first_days[index], last_days[index],
+                        NOT_FINAL if statuses[index] else FINAL))
     if key is not None:
-        yield key, _runs(pairs)
+        yield key, runs
 
 
 def vendor_coverage(
@@ -125,12 +150,14 @@ def vendor_coverage(
     days: pa.Table,
     *,
     failures: list[Failure],
-    listed_services: set[tuple[str, str]],
     summaries: list[tuple[str, str]],
 ) -> VendorCoverage:
     """Coverage of one vendor from its per-day table and its last run's failures."""
     services = {key: ServiceCoverage(*key, runs) for key, runs in _per_service(days)}
-    known = set(services) | listed_services | {
+    # A failure that names a service places it even if it never landed a day; one that
+    # names only an account covers the services of it that the lake has days of (a service
+    # listed but without days may be long deleted: no failure kept its days out).
+    known = set(services) | {
         (f.context["account_id"], f.context["service_id"])
         for f in failures if {"account_id", "service_id"} <= f.context.keys()
     }
