@@ -14,7 +14,14 @@ import shutil
 import pytest
 
 from tests.coverage.browser import dump_dom, parse_heatmap, screenshot
-from tests.coverage.lake_runs import DAY, coverage, days_in_lake, expected_status, tap_into_loader
+from tests.coverage.lake_runs import (
+    DAY,
+    coverage,
+    days_in_lake,
+    ended_services,
+    expected_status,
+    tap_into_loader,
+)
 from tests.taps.conftest import BASE_TODAY, sandbox_config, tap_config
 from vendor_sandbox import run_sandbox
 
@@ -30,8 +37,9 @@ def lake_with_gaps(tmp_path_factory):
         config = tap_config(VENDOR, sandbox.url, end_date=early_end.isoformat(), max_retries=0)
         first = tap_into_loader(VENDOR, config, lake, tmp_path)
         assert first.tap_returncode == 0, first.tap_stderr[-3000:]
-        found = days_in_lake(lake, VENDOR)
-        victim = sorted(key for key, days in found.items() if max(days) == early_end)[-1]
+        found, ended = days_in_lake(lake, VENDOR), ended_services(lake, VENDOR)
+        victim = sorted(key for key, days in found.items()
+                        if max(days) == early_end and key not in ended)[-1]
         sandbox.update(fail_services=frozenset({victim[1]}))
         second = tap_into_loader(VENDOR, {**config, "end_date": end.isoformat()}, lake,
                                  tmp_path, state=first.state)
@@ -61,7 +69,8 @@ def test_the_rendered_heatmap_matches_the_lake(lake_with_gaps, tmp_path):
     shown = parse_heatmap(dump_dom(page, tmp_path / "profile"))
     assert shown.body.get("data-rendered") == "true", "the page's script did not finish"
 
-    expected = expected_status(days_in_lake(lake, VENDOR), failed={victim})
+    expected = expected_status(days_in_lake(lake, VENDOR), failed={victim},
+                               ended=ended_services(lake, VENDOR))
     drawn: dict[tuple[str, str], dict[dt.date, str]] = {}
     for row in shown.rows:
         assert row["vendor"] == f"vendor{VENDOR}"
