@@ -54,6 +54,9 @@ HOSTILE_MODES = (
     "unknown_fields",
     "repeat_cursor",
     "huge_page",
+    "trickle_body",
+    "endless_body",
+    "deep_nesting",
     "foreign_link",
 )
 
