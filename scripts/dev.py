@@ -29,7 +29,7 @@ DISTRIBUTIONS = {
     "singer-fanout": ("singer_fanout", ""),
     "vendor-sandbox": ("vendor_sandbox", ""),
     **{tap["name"]: (tap["module"], "[sandbox]") for tap in TAPS},
-    "shardrun": ("shardrun", "[dask]"),
+    "shardrun": ("shardrun", "[dask,prefect]"),
     "target-parquet-lake": ("target_parquet_lake", ""),
 }
 # The install is skipped when none of these files changed since the last one.

@@ -13,6 +13,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,11 +87,22 @@ def coverage(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
-def _not_final(vendor: str, row: dict[str, Any]) -> bool:
-    if vendor == "x":
-        return row.get("is_final") is False
+def _y_not_final(row: dict[str, Any]) -> bool:
     missing_hours = json.loads(row["missing_hours"]) if row.get("missing_hours") else []
     return bool(row.get("estimated") or row.get("incomplete") or missing_hours)
+
+
+# Each vendor's documented finality fields (VENDOR_CONTRACTS.md). A new vendor needs its
+# line here, and its fields covered by the command's default rules (docs/coverage.md).
+NOT_FINAL: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "x": lambda row: row.get("is_final") is False,
+    "y": _y_not_final,
+    "z": lambda row: row.get("final") is False,
+}
+
+
+def _not_final(vendor: str, row: dict[str, Any]) -> bool:
+    return NOT_FINAL[vendor](row)
 
 
 def days_in_lake(lake: Path, vendor: str) -> dict[Service, dict[dt.date, bool]]:
@@ -102,6 +114,24 @@ def days_in_lake(lake: Path, vendor: str) -> dict[Service, dict[dt.date, bool]]:
             days = found.setdefault((row["account_id"], row["service_id"]), {})
             days[day] = days.get(day, False) or not _not_final(vendor, row)
     return found
+
+
+def missing_ranges(
+    status: dict[Service, dict[dt.date, str]],
+) -> list[tuple[str, str, str, int]]:
+    """(account, service, span, days) of each run of missing days, as the table lists them."""
+    ranges = []
+    for (account, service), days in sorted(status.items()):
+        run: list[dt.date] = []
+        for day in [*sorted(days), None]:
+            if day is not None and days[day] == "missing" and (not run or run[-1] + DAY == day):
+                run.append(day)
+                continue
+            if run:
+                span = run[0].isoformat() if len(run) == 1 else f"{run[0]}..{run[-1]}"
+                ranges.append((account, service, span, len(run)))
+            run = [day] if day is not None and days[day] == "missing" else []
+    return ranges
 
 
 def expected_status(

@@ -32,7 +32,10 @@ def test_an_s3_lake_reads_like_its_local_copy(s3, tmp_path):  # noqa: F811 - fix
     first_day = BASE_TODAY - 20 * DAY
     truth = expected(plain, first_day, BASE_TODAY - DAY)["metrics"]
     victim = sorted({(account, service) for account, service, _ in truth})[0]
-    with run_sandbox(sandbox_config(VENDOR, fail_services={victim[1]})) as sandbox:
+    # An account whose listing fails on its first run has no service in the lake to mark.
+    lost_account = sorted({account for account, _, _ in truth} - {victim[0]})[0]
+    with run_sandbox(sandbox_config(VENDOR, fail_services={victim[1]},
+                                    fail_accounts={lost_account})) as sandbox:
         config = {**config_window, "api_url": sandbox.url, "max_retries": 0}
         run = tap_into_loader(VENDOR, config, tmp_path / "runs", tmp_path,
                               destination=f"s3://{bucket}/lake/vendor{VENDOR}")
@@ -54,6 +57,9 @@ def test_an_s3_lake_reads_like_its_local_copy(s3, tmp_path):  # noqa: F811 - fix
     row = f"{victim[0]} {victim[1]} {days[0]}..{days[-1]} {len(days)} missing failed in"
     assert any(" ".join(line.split()).startswith(row) for line in on_s3.stdout.splitlines()), (
         on_s3.stdout)
+    assert (f"  failed in the last run, no service of it in the lake: services "
+            f"account_id={lost_account}: PartitionError: ") in on_s3.stdout
+    assert "1 failed partition(s) the lake cannot place" in on_s3.stdout.splitlines()[-1]
 
     # The loader's config file alone (no AWS environment) opens the same lake; its
     # secret never shows.

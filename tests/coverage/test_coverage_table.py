@@ -18,8 +18,10 @@ from tests.coverage.lake_runs import (
     coverage_script,
     days_in_lake,
     expected_status,
+    missing_ranges,
     tap_into_loader,
 )
+from tests.registry import VENDORS
 from tests.taps.conftest import BASE_TODAY, sandbox_config, tap_config
 from vendor_sandbox import run_sandbox
 
@@ -34,8 +36,9 @@ def span(first, last) -> str:
     return first.isoformat() if first == last else f"{first}..{last}"
 
 
-@pytest.mark.parametrize("vendor", ["x", "y"])
-def test_gaps_from_a_failed_service_fail_the_check_until_the_next_run_fills_them(
+@pytest.mark.slow  # three tap runs into the loader per vendor: 10-40 s on the shared box
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_gaps_from_failed_partitions_fail_the_check_until_the_next_run_fills_them(
     vendor, tmp_path,
 ):
     lake = tmp_path / "lake"
@@ -49,26 +52,34 @@ def test_gaps_from_a_failed_service_fail_the_check_until_the_next_run_fills_them
         assert clean.returncode == 0, clean.stdout + clean.stderr
         assert clean.stdout.rstrip().endswith("no gaps")
 
-        # A service that has days up to the end of run 1 fails in run 2.
+        # In run 2 a service that has days up to the end of run 1 fails, and so does the
+        # services listing of another account.
         found = days_in_lake(lake, vendor)
         victim = sorted(key for key, days in found.items() if max(days) == early_end)[0]
-        sandbox.update(fail_services=frozenset({victim[1]}))
+        account = sorted({a for a, _ in found} - {victim[0]})[0]
+        sandbox.update(fail_services=frozenset({victim[1]}), fail_accounts=frozenset({account}))
         config = {**config, "end_date": end.isoformat()}
         second = tap_into_loader(vendor, config, lake, tmp_path, state=first.state)
         assert second.tap_returncode == 1, second.tap_stderr[-3000:]
         gaps = coverage_script(lake)  # the real console script, once
+        failed = {victim} | {key for key in found if key[0] == account}
+        expected_gaps = missing_ranges(expected_status(days_in_lake(lake, vendor), failed))
 
-        sandbox.update(fail_services=frozenset())
+        sandbox.update(fail_services=frozenset(), fail_accounts=frozenset())
         third = tap_into_loader(vendor, config, lake, tmp_path, state=second.state)
         assert third.tap_returncode == 0, third.tap_stderr[-3000:]
         filled = coverage(lake)
 
     assert gaps.returncode == 1, gaps.stdout + gaps.stderr
     rows = gap_rows(gaps.stdout)
-    assert [row[:4] for row in rows] == [(*victim, span(early_end + DAY, end), 3)]
-    assert rows[0][4].startswith("failed in the last run (metrics): PartitionError:")
-    assert "1 failed partition(s)" in gaps.stdout
-    assert "GAPS: 1 missing range(s), 3 missing day(s) in vendor" + vendor in gaps.stdout
+    assert [row[:4] for row in rows] == expected_gaps
+    assert (*victim, span(early_end + DAY, end), 3) in expected_gaps
+    for account_id, service_id, _, _, why in rows:
+        stream = "metrics" if (account_id, service_id) == victim else "services"
+        assert why.startswith(f"failed in the last run ({stream}): PartitionError:"), why
+    assert "2 failed partition(s)" in gaps.stdout
+    assert (f"GAPS: {len(expected_gaps)} missing range(s), "
+            f"{sum(n for *_, n in expected_gaps)} missing day(s) in vendor{vendor}") in gaps.stdout
 
     assert filled.returncode == 0, filled.stdout + filled.stderr
     assert gap_rows(filled.stdout) == []

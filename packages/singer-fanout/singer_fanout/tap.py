@@ -103,8 +103,9 @@ class FanOutTap(Tap):
     # The header the vendor reads an idempotency key from, if it honours one: POSTs then
     # carry a fresh key (the same on every retry) and are retried like GETs.
     idempotency_key_header: ClassVar[str | None] = None
-    # The rate the vendor documents but announces in no header: paced from the start.
-    published_rate: ClassVar[PublishedRate | None] = None
+    def published_rate(self) -> PublishedRate | None:
+        """The rate the vendor documents but announces in no header: paced from the start."""
+        return None
 
     def open_sandbox(self) -> contextlib.AbstractContextManager[tuple[str, str]]:
         """Start the bundled sandbox; yields (base URL, credential it accepts)."""
@@ -167,7 +168,7 @@ class FanOutTap(Tap):
             headers={"Accept": "application/json"},
             auth=self.make_auth(credential, redactor.add),
             idempotency_header=self.idempotency_key_header,
-            pacer=Pacer(self.published_rate) if self.published_rate else None,
+            pacer=Pacer(rate) if (rate := self.published_rate()) else None,
             rules=self.error_rules,
             rate_limit_parser=self.parse_rate_limit,
             credential_setting=self.vendor.credential_setting,

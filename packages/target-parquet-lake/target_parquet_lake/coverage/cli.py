@@ -22,7 +22,6 @@ from target_parquet_lake.coverage.lake import (
     LakeError,
     open_lake,
     read_days,
-    read_listed_services,
     read_summary,
     summary_paths,
     vendor_paths,
@@ -151,12 +150,9 @@ def collect(
         found: list[tuple[str, str]] = []
         if use_summaries:
             failures, found = _failures(lake, path, explicit.get(name), options)
-        # The services stream is read only when a failure names an account, not a service.
-        listed = (read_listed_services(lake, path)
-                  if any("service_id" not in f.context for f in failures) else set())
         result.append(vendor_coverage(
             name, read_days(lake, path, parsed_rules),
-            failures=failures, listed_services=listed, summaries=found,
+            failures=failures, summaries=found,
         ))
     return result
 

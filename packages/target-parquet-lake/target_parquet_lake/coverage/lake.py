@@ -16,7 +16,7 @@ import datetime
 import json
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 METRICS_STREAM = "metrics"
-SERVICES_STREAM = "services"
 KEY_COLUMNS = ("account_id", "service_id")
 DATE_COLUMN = "date"
 SUMMARY_PREFIX = "_run_summary"
@@ -97,18 +96,6 @@ class Failure:
     def label(self) -> str:
         ids = " ".join(f"{k}={v}" for k, v in self.context.items()) or "(all accounts)"
         return f"{self.stream} {ids}: {self.error}: {self.message}"
-
-
-@dataclass
-class VendorData:
-    """What the lake holds for one vendor (one destination_path)."""
-
-    name: str
-    path: str
-    days: pa.Table  # account_id, service_id, date (date32), not_final (bool): one row per day
-    summaries: list[str] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    listed_services: set[tuple[str, str]] = field(default_factory=set)
 
 
 def open_lake(
@@ -267,19 +254,6 @@ def read_days(lake: Lake, vendor_path: str, rules: tuple[NotFinalRule, ...]) -> 
     return grouped.rename_columns(["account_id", "service_id", "date", "not_final"]).filter(
         pc.is_valid(grouped["date"]),
     )
-
-
-def read_listed_services(lake: Lake, vendor_path: str) -> set[tuple[str, str]]:
-    """(account_id, service_id) of every service the `services` stream ever listed."""
-    path = posixpath.join(vendor_path, SERVICES_STREAM)
-    if not lake.is_dir(path):
-        return set()
-    listed: set[tuple[str, str]] = set()
-    for table in _read_stream(lake, path, KEY_COLUMNS):
-        accounts = _as_text(table["account_id"]).to_pylist()
-        services = _as_text(table["service_id"]).to_pylist()
-        listed.update(zip(accounts, services, strict=True))
-    return listed
 
 
 def summary_paths(lake: Lake, vendor_path: str) -> list[str]:

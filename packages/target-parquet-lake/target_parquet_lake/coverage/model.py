@@ -150,12 +150,14 @@ def vendor_coverage(
     days: pa.Table,
     *,
     failures: list[Failure],
-    listed_services: set[tuple[str, str]],
     summaries: list[tuple[str, str]],
 ) -> VendorCoverage:
     """Coverage of one vendor from its per-day table and its last run's failures."""
     services = {key: ServiceCoverage(*key, runs) for key, runs in _per_service(days)}
-    known = set(services) | listed_services | {
+    # A failure that names a service places it even if it never landed a day; one that
+    # names only an account covers the services of it that the lake has days of (a service
+    # listed but without days may be long deleted: no failure kept its days out).
+    known = set(services) | {
         (f.context["account_id"], f.context["service_id"])
         for f in failures if {"account_id", "service_id"} <= f.context.keys()
     }

@@ -61,9 +61,8 @@ def vendor_lines(vendor: VendorCoverage, *, show_not_final: bool) -> list[str]:
     elif not vendor.unplaced_failures:
         lines.append("  no missing days")
     for failure in vendor.unplaced_failures:
-        lines.append(
-            _short(f"  failed in the last run, no service of it in the lake: {failure.label}"),
-        )
+        lines.append(f"  failed in the last run, no service of it in the lake: "
+                     f"{_short(failure.label)}")
     return lines
 
 
