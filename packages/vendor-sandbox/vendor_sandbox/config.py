@@ -56,6 +56,9 @@ HOSTILE_MODES = (
     "unknown_fields",
     "repeat_cursor",
     "huge_page",
+    "trickle_body",
+    "endless_body",
+    "deep_nesting",
     "foreign_link",
 )
 
