@@ -143,7 +143,7 @@ class FanOutTap(Tap):
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
-        return RateLimiter()
+        return RateLimiter(max_wait_s=self.run_settings.retry.max_rate_limit_wait_s)
 
     @cached_property
     def _resources(self) -> contextlib.ExitStack:
