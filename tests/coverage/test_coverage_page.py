@@ -90,6 +90,12 @@ def test_the_rendered_heatmap_matches_the_lake(lake_with_gaps, tmp_path):
         assert shown.totals[(f"vendor{VENDOR}", status)] == sum(
             s == status for days in expected.values() for s in days.values())
 
+    # `#only-gaps` draws only the services with missing days (the failed one among them).
+    filtered = parse_heatmap(dump_dom(page, tmp_path / "profile", fragment="only-gaps"))
+    assert {(row["data-account"], row["data-service"]) for row in filtered.rows} == {
+        key for key, days in expected.items() if "missing" in days.values()}
+    assert len(filtered.rows) < len(shown.rows)
+
 
 def test_the_page_draws_something_a_person_can_read(lake_with_gaps, tmp_path):
     lake, _ = lake_with_gaps
