@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from tests.coverage.browser import dump_dom, parse_heatmap, screenshot
+from tests.coverage.browser import chromium, dump_dom, parse_heatmap, screenshot
 from tests.coverage.lake_runs import (
     DAY,
     coverage,
@@ -30,6 +30,7 @@ VENDOR = "x"
 
 @pytest.fixture(scope="module")
 def lake_with_gaps(tmp_path_factory):
+    chromium()  # skip before building the lake when there is no browser
     tmp_path = tmp_path_factory.mktemp("coverage-page")
     lake = tmp_path / "lake"
     early_end, end = BASE_TODAY - 4 * DAY, BASE_TODAY - DAY
