@@ -92,7 +92,7 @@ def ensure_chromium() -> None:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+                ["apt-get", "install", "-y", "-qq", "chromium"]):
         print(f"+ {' '.join(cmd)}", flush=True)
         if subprocess.run(cmd, env=env, check=False).returncode != 0:
             print("installing chromium failed: the coverage page test will skip", flush=True)

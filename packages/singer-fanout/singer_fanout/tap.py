@@ -152,7 +152,7 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
-        return RateLimiter()
+        return RateLimiter(max_wait_s=self.run_settings.retry.max_rate_limit_wait_s)
 
     @cached_property
     def _resources(self) -> contextlib.ExitStack:
