@@ -22,7 +22,7 @@ from typing import Any
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 TOKEN = "bench-credential-0000"  # noqa: S105 - the sandbox's made-up credential
-CREDENTIAL_SETTING = {"x": "api_token", "y": "api_key"}
+CREDENTIAL_SETTING = {"x": "api_token", "y": "api_key", "z": "client_secret"}
 
 
 @dataclass

@@ -62,7 +62,14 @@ def _add_run(run: argparse.ArgumentParser) -> None:
                      help="meltano: the environment (required: it is part of the state ids)")
     run.add_argument("--rerun-failed", action="store_true",
                      help="run only the shards whose last run in --work-dir did not succeed")
-    run.add_argument("--executor", choices=("dask", "threads"), default="dask")
+    run.add_argument("--executor", choices=("dask", "threads", "prefect"), default="dask",
+                     help="dask: one Dask task per shard; threads: no Dask; prefect: a Prefect "
+                     "flow mapping one task per shard on prefect-dask's DaskTaskRunner")
+    run.add_argument("--shard-retries", type=int, default=1,
+                     help="prefect: retries of a failed shard within the run, by Prefect "
+                     "(the shard alone; it resumes from its confirmed state)")
+    run.add_argument("--retry-delay", type=float, default=10.0,
+                     help="prefect: seconds before a failed shard is retried")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://...); "
                      "default: start a LocalCluster")
     run.add_argument("--workers", type=int,
@@ -112,6 +119,8 @@ def _run(args: argparse.Namespace) -> int:
             return _usage("meltano mode needs --environment (state ids depend on it)")
         spec = MeltanoSpec(args.tap, args.target, str(args.project_root.resolve()),
                            args.environment)
+    if args.executor == "prefect":
+        return _run_prefect(args)
     request = RunRequest(
         shard_count=args.shards, work_dir=args.work_dir, spec=spec,
         rerun_failed=args.rerun_failed, executor=args.executor, scheduler=args.scheduler,
@@ -120,6 +129,35 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return run(request, say=lambda line: print(line, flush=True))
     except (WorkDirProblem, DaskMissing) as problem:
+        return _usage(str(problem))
+
+
+def _run_prefect(args: argparse.Namespace) -> int:
+    from shardrun.workdir import WorkDirProblem  # noqa: PLC0415
+
+    if args.shard_retries < 0:
+        return _usage("--shard-retries must be at least 0")
+    try:
+        from shardrun.prefect_flow import run_flow  # noqa: PLC0415
+    except ImportError as missing:
+        return _usage(f"the Prefect executor needs prefect and prefect-dask, an optional "
+                      f"extra: pip install 'shardrun[prefect]' ({missing})")
+
+    def path(value: Path | None) -> str | None:
+        return None if value is None else str(value.resolve())
+
+    parameters = {
+        "shards": args.shards, "work_dir": str(args.work_dir.resolve()), "tap": args.tap,
+        "target": args.target, "tap_config": path(args.tap_config),
+        "target_config": path(args.target_config), "mode": args.mode,
+        "project_root": path(args.project_root), "environment": args.environment,
+        "rerun_failed": args.rerun_failed, "shard_retries": args.shard_retries,
+        "retry_delay_s": args.retry_delay, "shard_timeout_s": args.shard_timeout,
+    }
+    try:
+        return run_flow(parameters, scheduler=args.scheduler,
+                        workers=args.workers or args.shards, dask_logs=args.dask_logs)
+    except WorkDirProblem as problem:
         return _usage(str(problem))
 
 

@@ -11,13 +11,11 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_fanout import Action, ErrorRules, PartitionedStream
 from singer_fanout.answer import Answer
 from singer_fanout.links import link_pages, retry_after_s
-from singer_fanout.pacing import PublishedRate
 from singer_fanout.payload import require_fields, require_list
 
 # Each stream reads schemas/<stream name>.json.
 SCHEMAS = SchemaDirectory(Path(__file__).parent / "schemas")
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a password
-PUBLISHED_RATE = PublishedRate(20, 1.0)  # a token bucket per client; no budget headers
 
 
 def _error_body(response: Answer) -> dict[str, Any]:

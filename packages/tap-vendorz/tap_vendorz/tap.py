@@ -13,6 +13,7 @@ from singer_fanout import FanOutTap
 from singer_fanout.auth import Auth, OAuth2ClientCredentials
 from singer_fanout.extras import require_extra
 from singer_fanout.jobs import REPORT_SETTINGS
+from singer_fanout.pacing import PublishedRate
 from singer_fanout.settings import VendorDefaults, settings_schema
 from singer_fanout.vendor_settings import VendorSetting
 from tap_vendorz import client, streams
@@ -30,6 +31,9 @@ VENDOR = VendorDefaults(
     settings=(
         VendorSetting("client_id", "string", required=True,
                       description="VendorZ OAuth2 client id. Not needed when `sandbox` is true."),
+        VendorSetting("requests_per_second", "number", default=20, minimum=0.1,
+                      description="The request rate VendorZ allows this client (published: "
+                      "20 per second; it sends no budget headers). The tap stays under it."),
         *REPORT_SETTINGS,
     ),
 )
@@ -47,7 +51,11 @@ class TapVendorZ(FanOutTap):
     config_jsonschema = settings_schema(VENDOR).to_dict()
     stream_types = (streams.AccountsStream, streams.ServicesStream, streams.MetricsStream)
     idempotency_key_header: ClassVar[str | None] = "Idempotency-Key"
-    published_rate = client.PUBLISHED_RATE
+
+    @override
+    def published_rate(self) -> PublishedRate:
+        per_second = self.run_settings.vendor_values["requests_per_second"]
+        return PublishedRate(max(1, round(per_second)), max(1, round(per_second)) / per_second)
 
     @override
     def make_auth(self, credential: str, on_secret: Callable[[str], None]) -> Auth:
