@@ -19,6 +19,7 @@ from typing import Any
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
 
 from singer_fanout.engine import FanOutEngine, Partition
+from singer_fanout.outputs import StreamOutputs
 from singer_fanout.state import StateEmitter
 from singer_fanout.summary import RunSummary
 from tap_vendorx.tap import TapVendorX
@@ -66,6 +67,7 @@ def child(variant: str, count: int) -> None:
             max_concurrency=1,
             completed_bookmark=lambda stream, context, records: None,
             interrupted=lambda: None,
+            outputs=StreamOutputs(tap.name, [metrics], tap.config),
         )
         engine.run_partitions([Partition(metrics, dict(CONTEXT), 0)])
     sys.stdout.flush()

@@ -29,8 +29,9 @@ from typing import Any
 
 from singer_sdk.streams import Stream
 
-from singer_fanout.emit import RecordEmitter
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
+from singer_fanout.metrics import partition_scope
+from singer_fanout.outputs import StreamOutputs
 from singer_fanout.record_check import check_records
 from singer_fanout.state import PartitionStateBook, StateEmitter
 from singer_fanout.summary import RunSummary
@@ -86,10 +87,11 @@ def fetch_partition(stream: Stream, context: Context | None) -> list[dict[str, A
     """Worker side: every record of one partition, post-processed, or an exception."""
     records = []
     own_context = dict(context) if context else None  # the stream's copy, made once
-    for raw in stream.get_records(own_context):
-        record = stream.post_process(raw, own_context)  # type: ignore[arg-type]
-        if record is not None:
-            records.append(record)
+    with partition_scope(stream, context):  # tags the requests' METRIC lines
+        for raw in stream.get_records(own_context):
+            record = stream.post_process(raw, own_context)  # type: ignore[arg-type]
+            if record is not None:
+                records.append(record)
     check_records(stream, context, records)  # a wrong type fails the partition, not the load
     return records
 
@@ -104,6 +106,7 @@ class FanOutEngine:
         max_concurrency: int,
         completed_bookmark: Callable[[Stream, Context | None, list[dict[str, Any]]], Any],
         interrupted: Callable[[], int | None],
+        outputs: StreamOutputs,
     ) -> None:
         self._book = book
         self._emitter = emitter
@@ -112,7 +115,7 @@ class FanOutEngine:
         self._completed_bookmark = completed_bookmark
         self._interrupted = interrupted
         self._waiting: list[deque[Partition]] = []
-        self._emitters: dict[str, RecordEmitter] = {}
+        self._outputs = outputs  # RECORD or BATCH messages, table versions, METRIC lines
         self._busy: Counter[str] = Counter()  # partitions in flight per rate-limit scope
         self._scheduled: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
         self._listed: dict[str, set[tuple[Any, ...]]] = {}  # listing keys emitted, per stream
@@ -183,6 +186,7 @@ class FanOutEngine:
             logger.error("partition failed, skipped: %s: %s: %s",
                          job.describe(), type(error).__name__, error)
             self._summary.partition_failed(stream.name, job.context, error)
+            self._outputs.partition_failed(stream)
             return []
         for record in records:
             for key, value in (job.context or {}).items():
@@ -191,7 +195,7 @@ class FanOutEngine:
             records = self._first_listed(stream, records)
         children = [child for record in records for child in self._children_of(job, record)]
         if stream.selected:
-            self._emitter_for(stream).write(records)
+            self._outputs.write(stream, records)
         if stream.selected and stream.replication_key:
             bookmark = self._completed_bookmark(stream, job.context, records)
             if bookmark is not None:
@@ -216,12 +220,6 @@ class FanOutEngine:
                         "an item was added or removed); each is emitted and synced once",
                         stream.name, len(records) - len(fresh))
         return fresh
-
-    def _emitter_for(self, stream: Stream) -> RecordEmitter:
-        emitter = self._emitters.get(stream.name)
-        if emitter is None:
-            emitter = self._emitters[stream.name] = RecordEmitter(stream)
-        return emitter
 
     def _children_of(self, job: Partition, record: dict[str, Any]) -> list[Partition]:
         stream = job.stream

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from singer_sdk.helpers.types import Context, Record
 from singer_sdk.streams import Stream
 
+from singer_fanout import sdk_seam
 from singer_fanout.dates import parse_day
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class PartitionedStream(Stream):
 
     @property
     def fanout_tap(self) -> FanOutTap:
-        return cast("FanOutTap", self._tap)
+        return cast("FanOutTap", sdk_seam.tap_of(self))
 
     @property
     def client(self) -> HttpClient:
