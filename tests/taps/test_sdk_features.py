@@ -39,7 +39,7 @@ def load_into_recording_target(run: TapRun, tmp_path: Path) -> dict[str, list[di
 
 
 def keys(rows: list[dict], stream: str) -> list[tuple]:
-    return sorted(tuple(row[k] for k in KEYS[stream]) for row in rows)
+    return sorted(tuple(str(row[k]) for k in KEYS[stream]) for row in rows)  # dates as text
 
 
 def batch_rows(message: dict[str, Any]) -> list[dict]:
@@ -87,6 +87,23 @@ def test_batch_config_sends_batch_messages_a_target_loads_completely(
         assert keys(loaded[stream], stream) == keys(rows, stream), stream
     # singer-sdk's batch_count METRIC, once per stream at the end.
     assert '"metric":"batch_count"' in run.stderr
+
+
+def test_target_parquet_loads_the_batches_completely(sandbox_x, records_run, tmp_path):
+    batch_config = {"encoding": {"format": "jsonl", "compression": "gzip"},
+                    "storage": {"root": f"file://{tmp_path / 'batches'}"}, "batch_size": 40}
+    (tmp_path / "batches").mkdir()
+    run = run_tap("x", tap_config("x", sandbox_x.url, batch_config=batch_config), tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    config = tmp_path / "target-parquet.json"
+    config.write_text(json.dumps({"destination_path": str(tmp_path / "lake")}))
+    loaded = subprocess.run([str(Path(sys.executable).parent / "target-parquet"), "--config",
+                             str(config)], input=run.stdout, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    for stream, rows in records_run.records.items():
+        table = pq.ParquetDataset(tmp_path / "lake" / stream).read()
+        assert keys(table.to_pylist(), stream) == keys(rows, stream), stream
 
 
 def test_no_state_covers_a_batch_not_yet_written(sandbox_x, tmp_path):
@@ -166,6 +183,17 @@ def test_no_activate_version_for_a_stream_with_a_failed_partition(tmp_path):
     # The failed account's services were not listed: activating the version would make a
     # target delete them. accounts were listed whole.
     assert [m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"] == ["accounts"]
+
+
+@pytest.mark.parametrize("limit", [{"account_ids": ["only-this-one"]}, {"shard": "1/2"}])
+def test_no_activate_version_when_the_run_lists_only_some_accounts(limit, sandbox_x, tmp_path):
+    # A target would delete every account (and its services) this run did not list.
+    config = tap_config("x", sandbox_x.url, emit_activate_version_messages=True, **limit)
+    run = run_tap("x", config, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
+    setting = next(iter(limit))
+    assert f"no ACTIVATE_VERSION in this run: '{setting}' limits it" in run.stderr
 
 
 def test_activate_version_is_off_by_default(records_run):

@@ -212,7 +212,9 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
         self._interrupted_by: int | None = None
         sdk_seam.prepare_streams_for_sync(self)
         selected = [stream for stream in self.streams.values() if stream.selected]
-        outputs = StreamOutputs(self.name, selected, self.config)
+        limited_by = ("account_ids" if settings.account_ids is not None
+                      else "shard" if settings.shard is not None else None)
+        outputs = StreamOutputs(self.name, selected, self.config, limited_by=limited_by)
 
         def write_state(state: dict[str, Any]) -> None:
             outputs.before_state()  # a STATE never covers records of an unwritten batch
