@@ -10,10 +10,13 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from tests.finality_reads import tracks_finality
 from tests.registry import VENDORS, tap_class
 from tests.tap_runner import TapRun
 from tests.truth import Key, assert_matches_truth, expected
 from vendor_sandbox import SandboxConfig
+from vendor_sandbox.truth import day_finality
+from vendor_sandbox.world import build_world
 
 Truth = dict[str, dict[Key, Any]]
 STREAM_KEYS = {
@@ -75,12 +78,24 @@ def bookmarks_in(state: dict[str, Any] | None) -> dict[tuple[str, str], str]:
             for p in partitions}
 
 
-def days_read_after(bookmark: str | None, vendor: str, start: dt.date, end: dt.date) -> int:
-    """Days a run reads for a service bookmarked at `bookmark` (None: from start_date)."""
-    if bookmark is None:
-        return (end - start).days + 1
-    reread = dt.date.fromisoformat(bookmark) - dt.timedelta(days=LOOKBACK[vendor])
-    return (end - max(start, reread)).days + 1
+def days_read_after(bookmark: str | None, vendor: str, start: dt.date, end: dt.date, *,
+                    sandbox: SandboxConfig, service_id: str) -> int:
+    """Days a run reads for a service bookmarked at `bookmark` (None: from start_date) by
+    a run on the same "today" (0: none)."""
+    if not tracks_finality(vendor):
+        if bookmark is None:
+            return (end - start).days + 1
+        reread = dt.date.fromisoformat(bookmark) - dt.timedelta(days=LOOKBACK[vendor])
+        return (end - max(start, reread)).days + 1
+    # Days not final yet up to the bookmark, every day after it; none before the service
+    # existed, none after a VendorX service's deletion day.
+    service = build_world(sandbox, sandbox.resolved_today()).service_by_id[service_id]
+    first = max(start, service.created_day)
+    last = min(end, service.deleted_day) if vendor == "x" and service.deleted_day else end
+    mark = dt.date.fromisoformat(bookmark) if bookmark else first - dt.timedelta(days=1)
+    states = day_finality(sandbox)[service_id]
+    unsettled = sum(1 for day, final in states.items() if first <= day <= mark and not final)
+    return unsettled + max(0, (last - max(mark, first - dt.timedelta(days=1))).days)
 
 
 def metric_keys_by_service(truth: Truth) -> dict[tuple[str, str], list[str]]:

@@ -40,7 +40,7 @@ from tests.chaos.configs import chaos_config
 from tests.tap_runner import TapRun, run_tap
 from tests.taps.conftest import sandbox_config
 from tests.truth import emitted
-from vendor_sandbox import run_sandbox
+from vendor_sandbox import SandboxConfig, run_sandbox
 from vendor_sandbox.hostile import NEW_FIELD, NEW_METRIC, PADDING_FIELD
 
 FAILING = {
@@ -72,6 +72,7 @@ class HostileRuns:
     summary: dict[str, Any]
     second: TapRun
     days_read: dict[str, int]  # by the second run, per service
+    sandbox: SandboxConfig  # the world, without its hostile answers
 
     def failure(self, mode: str) -> dict[str, Any]:
         return the_metrics_failure(self.summary, *self.services[mode])
@@ -105,7 +106,7 @@ def hostile(request: pytest.FixtureRequest, tmp_path_factory) -> HostileRuns:
         second = run_tap(vendor, config, tmp_path, state=first.final_state)
         days_read = sandbox.stats()["metric_days_by_service"]
     return HostileRuns(vendor, config, truth_of(plain, config), account, services, first,
-                       summary, second, days_read)
+                       summary, second, days_read, plain)
 
 
 @pytest.mark.parametrize("mode", list(FAILING))
@@ -185,7 +186,7 @@ def test_everything_else_lands_and_the_next_run_fills_exactly_the_gap(hostile):
                for key in hostile.truth["services"] if key[1] not in gap)
 
     # The failed partitions' bookmarks only cover days before they had data (if any).
-    assert hostile.days_read == {
-        key[1]: days_read_after(bookmarks.get(key), hostile.vendor, start, end)
-        for key in hostile.truth["services"]
-    }
+    reads = {key[1]: days_read_after(bookmarks.get(key), hostile.vendor, start, end,
+                                     sandbox=hostile.sandbox, service_id=key[1])
+             for key in hostile.truth["services"]}
+    assert hostile.days_read == {service: n for service, n in reads.items() if n}

@@ -30,6 +30,7 @@ from tests.chaos.checks import (
     window,
 )
 from tests.chaos.configs import chaos_config
+from tests.finality_reads import expected_reads, first_day_with_data, tracks_finality
 from tests.tap_runner import TapRun, run_tap
 from tests.taps.conftest import BASE_TODAY, sandbox_config
 from tests.truth import expected
@@ -81,6 +82,7 @@ class OddRuns:
     first: TapRun
     second: TapRun  # a day later, from the first run's state
     days_read: dict[str, int]  # by the second run
+    sandbox: SandboxConfig  # the world as of the first run
 
 
 @pytest.fixture(scope="module", params=["x", "y"])
@@ -99,7 +101,7 @@ def odd(request: pytest.FixtureRequest, tmp_path_factory) -> OddRuns:
         second = run_tap(vendor, later, tmp_path, state=first.final_state)
         days_read = sandbox.stats()["metric_days_by_service"]
     return OddRuns(vendor, config, truth_of(sandbox_knobs, config), oddities, first, second,
-                   days_read)
+                   days_read, sandbox_knobs)
 
 
 def test_odd_worlds_land_equal_to_truth(odd):
@@ -134,11 +136,21 @@ def test_a_deleted_service_says_so_and_stops_on_its_last_day(odd):
         assert record["archived"] is True
     days = sorted(r["date"] for r in odd.first.records["metrics"] if r["service_id"] == service)
     assert days[-1] == last.isoformat()
-    # Bookmarked to the window's end, not its last day: the next run re-reads only the
-    # lookback, like every other service, instead of a range that grows every day.
-    assert odd.first.bookmarks()[(account, service)] == odd.config["end_date"]
-    assert odd.days_read[service] == LOOKBACK[odd.vendor] + 2
-    assert set(odd.days_read.values()) == {LOOKBACK[odd.vendor] + 2}
+    if not tracks_finality(odd.vendor):
+        # Bookmarked to the window's end, not its last day: the next run re-reads only the
+        # lookback, like every other service, instead of a range that grows every day.
+        assert odd.first.bookmarks()[(account, service)] == odd.config["end_date"]
+        assert odd.days_read[service] == LOOKBACK[odd.vendor] + 2
+        assert set(odd.days_read.values()) == {LOOKBACK[odd.vendor] + 2}
+        return
+    # VendorX bookmarks its last day (its record says it); VendorY, which only says
+    # "archived", the window's end. Either way the next run reads its days not final yet
+    # and no new day after its last one (VendorY: until it finds days without data).
+    bookmark = last if odd.vendor == "x" else dt.date.fromisoformat(odd.config["end_date"])
+    assert odd.first.bookmarks()[(account, service)] == bookmark.isoformat()
+    start, end = window(odd.config)
+    assert odd.days_read == dict(expected_reads(odd.sandbox, end, end + dt.timedelta(days=1),
+                                                start))
 
 
 def test_start_date_before_retention_starts_at_the_retention_limit(vendor, tmp_path):
@@ -156,7 +168,9 @@ def test_start_date_before_retention_starts_at_the_retention_limit(vendor, tmp_p
     # the real one; a run that crosses midnight may shift the limit by a day).
     end = dt.date.fromisoformat(config["end_date"])
     limit = utc_today() - dt.timedelta(days=RETENTION_DAYS[vendor])
-    (days,) = stats["metric_days_by_service"].values()
+    ((service, days),) = stats["metric_days_by_service"].items()
+    if tracks_finality(vendor):  # none before the service existed either
+        limit = first_day_with_data(sandbox_config(vendor, **knobs), service, limit)
     assert days in {(end - limit).days + 1, (end - limit).days}
     assert_lands(vendor, [run], expected(sandbox_config(vendor, **knobs), start, end))
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 
 from tests.chaos.checks import (
-    LOOKBACK,
     assert_each_key_once,
     assert_lands,
+    days_read_after,
     metric_keys_by_service,
     truth_of,
     window,
     without,
 )
 from tests.chaos.configs import chaos_config
+from tests.finality_reads import first_day_with_data, last_days, tracks_finality
 from tests.tap_runner import run_tap
 from tests.taps.conftest import sandbox_config
 from vendor_sandbox import run_sandbox
@@ -61,10 +62,16 @@ def test_permanent_failures_are_isolated_reported_and_filled_next_run(vendor, tm
     lost = without(truth, accounts={failed_account},
                    services={service for _, service in failed_services})
     assert_lands(vendor, [first], lost)
-    # Their bookmarks did not move; every other service is bookmarked to the window's end.
+    # Their bookmarks did not move; every other service is bookmarked to the window's end
+    # (the finality-aware taps: to its last day, and not at all without a day to sync).
     start, end = window(config)
-    assert first.bookmarks() == dict.fromkeys(
-        set(truth["services"]) - failed_services - hidden_services, config["end_date"])
+    others = set(truth["services"]) - failed_services - hidden_services
+    if tracks_finality(vendor):
+        records = {(r["account_id"], r["service_id"]): r for r in first.records["services"]}
+        assert first.bookmarks() == last_days(
+            vendor, [records[key] for key in others], start, config["end_date"])
+    else:
+        assert first.bookmarks() == dict.fromkeys(others, config["end_date"])
 
     # The summary names each failure: stream, ids and error class.
     assert summary["outcome"] == "partial_failure"
@@ -81,7 +88,9 @@ def test_permanent_failures_are_isolated_reported_and_filled_next_run(vendor, tm
             assert value in failure["message"]
             assert value in first.stderr
     for failure in metrics_failures:
-        assert config["start_date"] in failure["message"]  # the first day that failed
+        # The first day that failed: start_date, or the day the service was created.
+        first_day = first_day_with_data(plain, failure["context"]["service_id"], start)
+        assert first_day.isoformat() in failure["message"]
     assert summary["streams"]["metrics"]["partitions_failed"] == len(failed_services)
     assert summary["streams"]["services"]["partitions_failed"] == 1
 
@@ -89,8 +98,10 @@ def test_permanent_failures_are_isolated_reported_and_filled_next_run(vendor, tm
     # services from start_date, and every other service only its lookback.
     assert second.returncode == 0, second.stderr[-3000:]
     gap = {service for _, service in failed_services | hidden_services}
-    assert stats["metric_days_by_service"] == {
-        service: (end - start).days + 1 if service in gap else LOOKBACK[vendor] + 1
-        for _, service in truth["services"]
-    }
+    bookmarks = first.bookmarks()
+    assert not gap & {service for _, service in bookmarks}
+    reads = {service: days_read_after(bookmarks.get((account, service)), vendor, start, end,
+                                      sandbox=plain, service_id=service)
+             for account, service in truth["services"]}
+    assert stats["metric_days_by_service"] == {service: n for service, n in reads.items() if n}
     assert_lands(vendor, [first, second], truth)

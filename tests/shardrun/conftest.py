@@ -17,6 +17,7 @@ import pytest
 
 from singer_fanout.dates import utc_today
 from singer_fanout.settings import Shard
+from tests.finality_reads import expected_reads, first_day_with_data
 from tests.truth import expected
 from vendor_sandbox import SandboxConfig, run_sandbox, truth_records
 
@@ -45,6 +46,16 @@ def world(vendor: str, **knobs: Any) -> SandboxConfig:
 
 def truth(vendor: str, **knobs: Any) -> dict[str, dict[tuple[str, ...], Any]]:
     return expected(world(vendor, **knobs), FIRST_DAY, LAST_DAY)
+
+
+def rerun_reads(vendor: str = "y") -> dict[str, int]:
+    """Days per service a run on the same day reads after a full run: those not final."""
+    return dict(expected_reads(world(vendor), LAST_DAY, LAST_DAY, FIRST_DAY))
+
+
+def full_range_days(service: str, vendor: str = "y") -> int:
+    """Days a first run reads for `service`: from its creation (or FIRST_DAY) on."""
+    return (LAST_DAY - first_day_with_data(world(vendor), service, FIRST_DAY)).days + 1
 
 
 def accounts_of(shard: Shard, vendor: str = "y") -> set[str]:

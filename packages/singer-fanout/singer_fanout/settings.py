@@ -39,6 +39,16 @@ class VendorDefaults:
     max_page_size: int
     # The vendor's own settings (declared, validated, in --about and the settings table).
     settings: tuple[VendorSetting, ...] = ()
+    # For a vendor whose days the kit tracks to finality (`lookback_days` is then only an
+    # extra margin): days before a bookmark written before that tracking to read once.
+    revision_days: int = 0
+
+
+LOOKBACK_WINDOW = ("Days before each service's bookmark to read again, so the vendor's late "
+                   "revisions are emitted again. Default: the vendor's revision window.")
+LOOKBACK_MARGIN = ("Extra days before each service's bookmark to read again even when the "
+                   "vendor marked them final. Days it has not marked final yet are read again "
+                   "on every run until they are, whatever this says.")
 
 
 def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
@@ -66,9 +76,7 @@ def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
                     description="Last UTC day to sync (inclusive). Default: yesterday; the "
                     "current UTC day is never requested."),
         th.Property("lookback_days", th.IntegerType, default=vendor.lookback_days,
-                    description="Days before each service's bookmark to read again, so the "
-                    "vendor's late revisions are emitted again. Default: the vendor's "
-                    "revision window."),
+                    description=LOOKBACK_MARGIN if vendor.revision_days else LOOKBACK_WINDOW),
         th.Property("account_ids", th.ArrayType(th.StringType),
                     description="Only sync these accounts. Default: every account the "
                     "credential can see."),

@@ -51,6 +51,10 @@ class PartitionStateBook:
             entry["replication_key"] = replication_key
             entry["replication_key_value"] = value
 
+    def entry(self, stream: str, context: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The partition's entry (its bookmark and any keys the kit keeps beside it)."""
+        return self._partitions(stream).get(partition_key(context))
+
     def partition_count(self, stream: str) -> int:
         return len(self._partitions(stream))
 

@@ -18,7 +18,8 @@ from typing_extensions import override
 
 from singer_fanout import sdk_seam
 from singer_fanout.dates import parse_day
-from singer_fanout.daywindows import DayWindowPlan
+from singer_fanout.daywindows import DayWindowPlan, WindowAnswer
+from singer_fanout.finality import DayRules, Lifetime, due_days
 from singer_fanout.steps import PartitionPlan, WholePartitionPlan
 
 if TYPE_CHECKING:
@@ -70,6 +71,11 @@ class PartitionedStream(Stream):
             first = retention_start
         return (first, last) if first <= last else None
 
+    def child_hints(self, record: Record) -> Any:
+        """What a child partition should know of this record beyond its context (e.g. a
+        service's lifetime); None by default."""
+        return None
+
     def plan_partition(self, context: Mapping[str, Any] | None, hints: Any) -> PartitionPlan:
         """How the engine fetches one partition: by default in one step, `get_records`,
         bookmarked (when the stream is incremental) once all its records are written."""
@@ -114,8 +120,11 @@ class DayPartitionedStream(PartitionedStream):
     """A stream of one record per partition per UTC day, fetched in request windows.
 
     A tap's stream says how many days one request may cover (`max_window_days`) and
-    fetches one window (`fetch_window`); the kit plans the windows, runs them concurrently
-    and advances the bookmark over the finished ones (see `daywindows.py`).
+    fetches one window (`fetch_window`), saying which of its days the vendor has not marked
+    final yet; the kit plans the days due (see `finality.py`: new days, days not final yet,
+    none before the service existed or after it ended), runs the windows concurrently and
+    advances the bookmark over the finished ones (see `daywindows.py`). The parent stream
+    tells each service's lifetime with `child_hints` (a `Lifetime`).
     """
 
     replication_key = "date"
@@ -123,17 +132,37 @@ class DayPartitionedStream(PartitionedStream):
 
     def fetch_window(
         self, context: Mapping[str, Any], first: dt.date, last: dt.date
-    ) -> list[dict[str, Any]]:
-        """Worker side: the records of the inclusive days [first, last] (one window)."""
+    ) -> WindowAnswer:
+        """Worker side: the records of the inclusive days [first, last] (one window), and
+        which of those days the vendor may still change."""
         raise NotImplementedError
+
+    @cached_property
+    def day_rules(self) -> DayRules:
+        settings = self.fanout_tap.run_settings
+        return DayRules(
+            today=settings.today, start_date=settings.start_date, end_date=settings.end_date,
+            lookback_days=settings.lookback_days, retention_days=settings.retention_days,
+            revision_days=self.fanout_tap.vendor.revision_days,
+        )
 
     @override
     def plan_partition(self, context: Mapping[str, Any] | None, hints: Any) -> DayWindowPlan:
         assert context is not None
+        lifetime = hints if isinstance(hints, Lifetime) else Lifetime()
+        book = self.fanout_tap.state_book
+        entry = book.entry(self.name, context)
+        rules = self.day_rules
+        if entry is None and rules.start_date < rules.today - dt.timedelta(
+                days=rules.retention_days):
+            # The vendor rejects such requests outright; what it still keeps is worth having.
+            self.fanout_tap.warn_once(
+                f"{self.name}: start_date {rules.start_date} is older than the vendor keeps "
+                f"data ({rules.retention_days} days); starting at the oldest day it keeps"
+            )
         return DayWindowPlan(
-            stream=self, context=context, book=self.fanout_tap.state_book,
-            days=self.sync_window(context), max_window_days=self.max_window_days,
-            fetch=self.fetch_window,
+            stream=self, context=context, book=book, due=due_days(rules, entry, lifetime),
+            lifetime=lifetime, max_window_days=self.max_window_days, fetch=self.fetch_window,
         )
 
     @override
@@ -141,7 +170,7 @@ class DayPartitionedStream(PartitionedStream):
         # singer-sdk's own sync path (its standard tests): the same windows, one by one.
         assert context is not None
         for window in self.plan_partition(context, None).windows:
-            yield from self.fetch_window(context, window.first, window.last)
+            yield from self.fetch_window(context, window.first, window.last).records
 
 
 class SelectedAccountsOnly(PartitionedStream):

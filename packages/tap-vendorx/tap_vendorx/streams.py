@@ -6,9 +6,12 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from singer_sdk.helpers.types import Context
+from singer_sdk.helpers.types import Context, Record
 from typing_extensions import override
 
+from singer_fanout.dates import parse_day
+from singer_fanout.daywindows import WindowAnswer
+from singer_fanout.finality import Lifetime
 from singer_fanout.payload import require_fields, require_list
 from singer_fanout.stream import DayPartitionedStream, SelectedAccountsOnly
 from tap_vendorx.client import VendorXStream
@@ -42,6 +45,13 @@ class ServicesStream(VendorXStream):
             require_fields(service, ("id",), what)
             yield {**service, "account_id": account_id, "service_id": service["id"]}
 
+    @override
+    def child_hints(self, record: Record) -> Lifetime:
+        """Its metrics exist from `created_at` to the day of `deleted_at` (when set)."""
+        deleted = _day_or_none(record.get("deleted_at"))
+        return Lifetime(created=_day_or_none(record.get("created_at")), ended=deleted,
+                        gone=record.get("deleted_at") is not None)
+
 
 class MetricsStream(DayPartitionedStream, VendorXStream):
     name = "metrics"
@@ -55,7 +65,7 @@ class MetricsStream(DayPartitionedStream, VendorXStream):
     @override
     def fetch_window(
         self, context: Mapping[str, Any], first: dt.date, last: dt.date
-    ) -> list[dict[str, Any]]:
+    ) -> WindowAnswer:
         account_id, service_id = context["account_id"], context["service_id"]
         path = self.path.format(account_id=account_id, service_id=service_id)
         what = f"VendorX account {account_id} service {service_id} metrics {first}..{last}"
@@ -66,7 +76,23 @@ class MetricsStream(DayPartitionedStream, VendorXStream):
             what=what,
         )
         records = []
+        unsettled = set()
         for row in require_list(payload, "data", what):
             require_fields(row, ("date",), what)
             records.append({**row, "account_id": account_id, "service_id": service_id})
-        return records
+            if row.get("is_final") is not True:  # revised until the vendor says final
+                day = _day_or_none(row["date"])
+                if day is not None:
+                    unsettled.add(day)
+        return WindowAnswer(records, unsettled)
+
+
+def _day_or_none(value: Any) -> dt.date | None:
+    """A UTC day from an ISO date or timestamp; None when absent or unreadable (the
+    record check reports a wrong type; here it only means "not known")."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_day(value)
+    except ValueError:
+        return None

@@ -10,10 +10,12 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from singer_sdk.helpers.types import Context
+from singer_sdk.helpers.types import Context, Record
 from typing_extensions import override
 
 from singer_fanout.dates import day_start_epoch, days
+from singer_fanout.daywindows import WindowAnswer
+from singer_fanout.finality import Lifetime
 from singer_fanout.payload import require_fields
 from singer_fanout.stream import DayPartitionedStream, SelectedAccountsOnly
 from tap_vendory.client import VendorYStream
@@ -54,6 +56,14 @@ class ServicesStream(VendorYStream):
                 require_fields(app, ("app_id",), what)
                 yield {**app, "account_id": account_id, "service_id": app["app_id"]}
 
+    @override
+    def child_hints(self, record: Record) -> Lifetime:
+        """Its usage exists from `created_ts` on; an archived app says not when it ended."""
+        created = record.get("created_ts")
+        created_day = (dt.datetime.fromtimestamp(created, dt.timezone.utc).date()
+                       if type(created) is int else None)
+        return Lifetime(created=created_day, gone=record.get("archived") is True)
+
 
 class MetricsStream(DayPartitionedStream, VendorYStream):
     name = "metrics"
@@ -67,20 +77,25 @@ class MetricsStream(DayPartitionedStream, VendorYStream):
     @override
     def fetch_window(
         self, context: Mapping[str, Any], first: dt.date, last: dt.date
-    ) -> list[dict[str, Any]]:
+    ) -> WindowAnswer:
         account_id, service_id = context["account_id"], context["service_id"]
         path = self.path.format(account_id=account_id, service_id=service_id)
-        records = []
+        answer = WindowAnswer([])
         for day in days(first, last):
             what = f"VendorY org {account_id} app {service_id} usage {day}"
-            record = self._one_day(path, day, context, what)
+            record, missing_hours = self._one_day(path, day, context, what)
             if record is not None:
-                records.append({**record, "account_id": account_id, "service_id": service_id})
-        return records
+                answer.records.append(
+                    {**record, "account_id": account_id, "service_id": service_id})
+            # Final once no hour is estimated or still to come (an app whose every hour of
+            # the day is late has no record yet, but the day is not settled either).
+            if missing_hours or (record is not None and record["estimated"]):
+                answer.unsettled.add(day)
+        return answer
 
     def _one_day(
         self, path: str, day: dt.date, context: Mapping[str, Any], what: str
-    ) -> dict[str, Any] | None:
+    ) -> tuple[dict[str, Any] | None, set[int]]:
         start = day_start_epoch(day)
         params = {"start_ts": start, "end_ts": start + SECONDS_PER_DAY}
         rows: list[dict[str, Any]] = []
@@ -96,4 +111,4 @@ class MetricsStream(DayPartitionedStream, VendorYStream):
                 f"VendorY usage has metrics this tap does not know, not summed: "
                 f"{', '.join(sorted(unknown))}"
             )
-        return record
+        return record, missing_hours

@@ -17,7 +17,9 @@ VENDOR = VendorDefaults(
     credential_setting="api_key",
     credential_help="VendorY API key, sent as the `X-Api-Key` header.",
     production_url="https://api.vendory.io",
-    lookback_days=7,  # VendorY restates values for 7 days; hours arrive up to 48 h late
+    # Days are re-read until no hour is estimated or missing: the lookback is only a margin.
+    lookback_days=0,
+    revision_days=8,  # a state from before finality tracking: re-read the bookmark and 7 before
     retention_days=395,  # 13 months
     page_size=200,  # a day is 24 hours x 3 metrics = 72 rows: one page
     max_page_size=200,

@@ -82,6 +82,8 @@ def with_late_account(world: World) -> World:
         vendor=world.vendor,
         seed=world.seed,
         revision_rate=world.revision_rate,
+        late_final_rate=world.late_final_rate,
+        late_final_days=world.late_final_days,
         history_start=world.history_start,
         accounts=(late, *world.accounts),
         services={**world.services, late.id: ()},

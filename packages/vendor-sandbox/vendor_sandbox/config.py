@@ -41,6 +41,8 @@ DATA_FIELDS = (
     "history_days",
     "deleted_service_rate",
     "full_history_rate",
+    "late_final_rate",
+    "late_final_days",
     "revision_rate",
 )
 # A running server cannot move to another vendor or socket.
@@ -138,6 +140,17 @@ class SandboxConfig:
             "fraction of services created before the history starts (the others are created "
             "inside it)", float
         ),
+    )
+    late_final_rate: float = field(
+        default=0.0,
+        metadata=_flag(
+            "fraction of (service, day) pairs the vendor finalises late_final_days later than "
+            "usual (X, Y); their values still change when they finally turn final", float
+        ),
+    )
+    late_final_days: int = field(
+        default=10,
+        metadata=_flag("extra days a late-finalised day stays not final", int),
     )
     revision_rate: float = field(
         default=0.5,
@@ -326,8 +339,9 @@ class SandboxConfig:
                 self.reset_header in RESET_STYLES,
             "cursor_ttl_s must be > 0": self.cursor_ttl_s > 0,
         }
+        checks["late_final_days must be >= 0"] = self.late_final_days >= 0
         for name in (*FAULT_RATE_FIELDS, "deleted_service_rate", "full_history_rate",
-                     "revision_rate", "failed_report_rate"):
+                     "late_final_rate", "revision_rate", "failed_report_rate"):
             checks[f"{name} must be in 0..1"] = 0.0 <= getattr(self, name) <= 1.0
         total = sum(getattr(self, name) for name in FAULT_RATE_FIELDS)
         checks["the fault rates must add up to at most 1"] = total <= 1.0 + 1e-9

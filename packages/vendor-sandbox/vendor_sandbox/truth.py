@@ -55,6 +55,30 @@ def truth_records(config: SandboxConfig) -> Iterator[Record]:
                 }
 
 
+def day_finality(config: SandboxConfig) -> dict[str, dict[datetime.date, bool]]:
+    """Per service id, every day with data served or still to come as of `today`, and
+    whether the vendor marks it final (X `is_final`; Y no hour estimated or missing)."""
+    today = config.resolved_today()
+    world = build_world(config, today)
+    out: dict[str, dict[datetime.date, bool]] = {}
+    for services in world.services.values():
+        for service in services:
+            days = out[service.id] = {}
+            day = max(service.created_day, world.history_start)
+            while day < today:
+                if world.vendor == "x":
+                    rows = x_daily_rows(world, service, day, day, today)
+                    if rows:
+                        days[day] = rows[0]["is_final"]
+                elif world.vendor == "y":
+                    window = y_usage(world, service, epoch(day), epoch(day + DAY), today)
+                    if window.rows or window.missing_hours:
+                        days[day] = not window.missing_hours and not any(
+                            row["estimated"] for row in window.rows)
+                day += DAY
+    return out
+
+
 def _metric_days(
     world: World, service: Service, today: datetime.date
 ) -> Iterator[tuple[datetime.date, Record]]:

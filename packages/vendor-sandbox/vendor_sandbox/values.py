@@ -39,6 +39,14 @@ def revises(world: World, service: Service, day: datetime.date) -> bool:
     return unit(world.seed, world.vendor, "revises", service.id, day) < world.revision_rate
 
 
+def late_days(world: World, service: Service, day: datetime.date) -> int:
+    """Extra days before the vendor finalises this (service, day) pair (late_final_rate)."""
+    if world.late_final_rate and unit(
+            world.seed, world.vendor, "late-final", service.id, day) < world.late_final_rate:
+        return world.late_final_days
+    return 0
+
+
 # --- VendorX: one row per service per day -------------------------------------------------
 
 
@@ -53,7 +61,11 @@ def x_daily_row(
     world: World, service: Service, day: datetime.date, today: datetime.date
 ) -> dict[str, Any]:
     age = (today - day).days
+    final = age >= X_FINAL_AGE + late_days(world, service, day)
+    pending_late = not final and age >= X_FINAL_AGE  # past D+3 but finalised late
     revision = min(age, X_FINAL_AGE) - 1
+    if pending_late:
+        revision = 2  # shows 99 % until it is final
     scale, bytes_per_request, error_share, hit_base = units(4, world.seed, "x.svc", service.id)
     noise = units(5, world.seed, "x.day", service.id, day)
     weekday = 0.75 if day.weekday() >= 5 else 1.0
@@ -62,7 +74,7 @@ def x_daily_row(
     errors = int(requests * 0.005 * error_share * noise[2])
     hit_ratio = 0.5 + 0.45 * hit_base + 0.04 * noise[3]
     p95 = 20 + 300 * noise[4]
-    if revises(world, service, day):
+    if revises(world, service, day) or pending_late:
         # Late logs keep arriving: counts grow to their final value, ratios settle.
         pct, missing = X_REVISION_PCT[revision], 3 - revision
         requests, bandwidth = requests * pct // 100, bandwidth * pct // 100
@@ -78,7 +90,7 @@ def x_daily_row(
         "errors_5xx": errors,
         "cache_hit_ratio": round(min(max(hit_ratio, 0.0), 1.0), 4),
         "p95_latency_ms": round(p95, 1),
-        "is_final": age >= X_FINAL_AGE,
+        "is_final": final,
         "updated_at": rfc3339(updated),
     }
 
@@ -156,17 +168,20 @@ def y_available_at(world: World, app: Service, hour: int) -> int:
     return hour + HOUR
 
 
-def y_hour_cents(world: World, app: Service, hour: int, revision: int) -> tuple[int, int, int]:
-    """(compute_seconds, egress MiB, requests) in hundredths, at `revision`."""
+def y_hour_cents(
+    world: World, app: Service, hour: int, revision: int, late: bool = False
+) -> tuple[int, int, int]:
+    """(compute_seconds, egress MiB, requests) in hundredths, at `revision` (`late`: a day
+    past the usual restatement window that the vendor has not finalised yet)."""
     scale, kib_per_request, cpu_ms = units(3, world.seed, "y.app", app.id)
     noise = units(3, world.seed, "y.hour", app.id, hour)
     diurnal = DIURNAL[(hour // HOUR) % 24]
     requests = int(10 ** (1 + 4 * scale) * diurnal * (0.8 + 0.4 * noise[0]))
     egress = int(requests * (1 + 499 * kib_per_request) / 1024 * (0.9 + 0.2 * noise[1]) * 100)
     compute = int(requests * (1 + 199 * cpu_ms) / 1000 * (0.9 + 0.2 * noise[2]) * 100)
-    if revision < Y_FINAL_AGE and revises(world, app, utc_day(hour)):
+    if late or (revision < Y_FINAL_AGE and revises(world, app, utc_day(hour))):
         # Restatements converge on the final value from below.
-        pct = 93 + revision
+        pct = 93 + min(revision, Y_FINAL_AGE - 1)
         requests, egress, compute = requests * pct // 100, egress * pct // 100, compute * pct // 100
     return compute, egress, requests * 100
 
@@ -185,16 +200,18 @@ def y_hour_rows(
     world: World, app: Service, hour: int, today: datetime.date
 ) -> list[dict[str, Any]]:
     """The hour's row per metric, at the revision its age gives it."""
-    age = (today - utc_day(hour)).days
-    revision = min(age, Y_FINAL_AGE)
-    values = y_hour_cents(world, app, hour, revision)
+    day = utc_day(hour)
+    age = (today - day).days
+    final_age = Y_FINAL_AGE + late_days(world, app, day)
+    revision = min(age, final_age)
+    values = y_hour_cents(world, app, hour, revision, late=Y_FINAL_AGE <= age < final_age)
     return [
         {
             "ts": hour,
             "metric": metric,
             "value": cents_text(cents),
             "unit": unit_name,
-            "estimated": age < Y_FINAL_AGE,
+            "estimated": age < final_age,
             "revision": revision,
         }
         for (metric, unit_name), cents in zip(Y_METRICS, values, strict=True)

@@ -73,6 +73,8 @@ class World:
     services: dict[str, tuple[Service, ...]]  # by account id, in id order
     account_by_id: dict[str, Account]
     service_by_id: dict[str, Service]
+    late_final_rate: float = 0.0  # see SandboxConfig
+    late_final_days: int = 0
 
     @property
     def history_start_ts(self) -> int:
@@ -99,6 +101,8 @@ def world_key(config: SandboxConfig, today: datetime.date) -> tuple[object, ...]
         config.history_days,
         config.deleted_service_rate,
         config.full_history_rate,
+        config.late_final_rate,
+        config.late_final_days,
         config.revision_rate,
     )
 
@@ -129,6 +133,8 @@ def build_world(config: SandboxConfig, today: datetime.date) -> World:
         vendor=vendor,
         seed=seed,
         revision_rate=config.revision_rate,
+        late_final_rate=config.late_final_rate,
+        late_final_days=config.late_final_days,
         history_start=history_start,
         accounts=tuple(accounts),
         services={key: tuple(value) for key, value in by_account.items()},
