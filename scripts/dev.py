@@ -133,18 +133,24 @@ def meltano_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def demo() -> None:
-    setup()
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+def ensure_meltano_plugins(env: dict[str, str]) -> None:
+    """`meltano install`, unless what it installs from is unchanged since the last one."""
     fingerprint = meltano_fingerprint()
     installed = (MELTANO_STAMP.exists() and MELTANO_STAMP.read_text() == fingerprint
                  and all(venv.is_dir() for venv in DEMO_PLUGIN_VENVS))
     if installed:
         print("Meltano plugins already installed (meltano.yml and the packages unchanged): "
               "not running `meltano install` again", flush=True)
-    else:
-        run(BIN / "meltano", "install", env=env)
-        MELTANO_STAMP.write_text(fingerprint)
+        return
+    run(BIN / "meltano", "install", env=env)
+    MELTANO_STAMP.parent.mkdir(parents=True, exist_ok=True)
+    MELTANO_STAMP.write_text(fingerprint)
+
+
+def demo() -> None:
+    setup()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    ensure_meltano_plugins(env)
     run(BIN / "meltano", "run", "tap-vendorx", "target-parquet", env=env)
     run(PY, "scripts/show_output.py", "output/vendorx", "--job",
         "tap-vendorx-to-target-parquet", env=env)
