@@ -13,9 +13,9 @@ run a real subprocess writing into a counting sink.
 - Wall against the bound: a run can not beat the tap's start-up (a run over an empty
   world, measured here) plus the longer of: the moment the poll schedule first sees a report
   ready (polls at 1 s, then 2.5 s: a 2 s report is seen at 2.5 s), and its requests'
-  latency spread over the workers (`requests x latency / max_concurrency`). Polling one report per worker
-  would instead take `projects / max_concurrency` report latencies on top of start-up
-  (printed as "one worker per wait").
+  latency spread over the workers (`requests x latency / max_concurrency`). Polling one
+  report per worker would instead take `projects / max_concurrency` report latencies on
+  top of start-up (printed as "one worker per wait").
 """
 
 from __future__ import annotations
