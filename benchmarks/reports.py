@@ -89,6 +89,23 @@ def report_run(projects: int, concurrency: int, startup_s: float = 0.0) -> list[
             f"{bound:.1f}", f"{result.seconds / bound:.2f}", f"{one_worker_per_wait:.0f}"]
 
 
+def rate_run(projects: int, per_second: float) -> list[Any]:
+    """The contract's own budget (a token bucket of 20 per second, no budget headers)."""
+    world = {"seed": 3, "accounts": projects // 10, "services_per_account": (10, 10),
+             "history_days": 30, "deleted_service_rate": 0, "report_delay_s": 0.5,
+             "client_id": "bench-client"}
+    config = {"start_date": (TODAY - dt.timedelta(days=10)).isoformat(),
+              "max_concurrency": 16, "client_id": "bench-client",
+              "report_poll_seconds": 0.5, "requests_per_second": per_second}
+    with sandbox_process("z", **world) as sandbox:
+        result = run_tap("z", {"api_url": sandbox.url, **config})
+        stats = sandbox.stats()
+    assert result.returncode == 0, "the tap run failed"
+    label = "none (no pacing)" if per_second >= NO_LIMIT else f"{per_second:g}/s (published)"
+    return [label, stats["requests_total"], stats["rate_limited"], stats["early_retries"],
+            f"{result.seconds:.1f}"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -104,6 +121,10 @@ def main() -> None:
           f"latency {LATENCY_MS} ms",
           ["projects", "max_concurrency", "requests", "reports in flight (peak)", "wall s",
            "bound s", "wall / bound", "one worker per wait s"], rows)
+    rows = [rate_run(projects // 2, per_second) for per_second in (NO_LIMIT, 20)]
+    table(f"{projects // 2} projects against VendorZ's own budget (20 requests/s, 429 with an "
+          "HTTP-date Retry-After, no budget headers)",
+          ["client-side rate", "requests", "429s", "early retries", "wall s"], rows)
 
 
 if __name__ == "__main__":
