@@ -19,6 +19,7 @@ from typing import Any
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
 
 from singer_fanout.engine import FanOutEngine, Partition
+from singer_fanout.outputs import StreamOutputs
 from singer_fanout.state import StateEmitter
 from singer_fanout.steps import WholePartitionPlan
 from singer_fanout.summary import RunSummary
@@ -66,6 +67,7 @@ def child(variant: str, count: int) -> None:
             max_concurrency=1,
             plan_for=lambda partition: WholePartitionPlan(partition.stream, partition.context),
             interrupted=lambda: None,
+            outputs=StreamOutputs(tap.name, [metrics], tap.config),
         )
         engine.run_partitions([Partition(metrics, dict(CONTEXT), 0)])
     sys.stdout.flush()

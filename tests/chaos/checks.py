@@ -119,3 +119,11 @@ def assert_states_never_ahead(runs: list[TapRun], truth: Truth, start: dt.date) 
                     )
                     checked += 1
     assert checked, "no STATE with a metrics bookmark was seen: nothing was checked"
+
+
+def the_metrics_failure(summary: dict[str, Any], account: str, service: str) -> dict[str, Any]:
+    """The one summary failure of a service's metrics partition."""
+    found = [f for f in summary["streams"]["metrics"]["failures"]
+             if f["context"] == {"account_id": account, "service_id": service}]
+    assert len(found) == 1, f"expected one failure of {service}, got {found}"
+    return found[0]

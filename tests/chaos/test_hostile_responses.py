@@ -31,6 +31,7 @@ from tests.chaos.checks import (
     assert_lands,
     days_read_after,
     metric_keys_by_service,
+    the_metrics_failure,
     truth_of,
     window,
     without,
@@ -73,11 +74,7 @@ class HostileRuns:
     days_read: dict[str, int]  # by the second run, per service
 
     def failure(self, mode: str) -> dict[str, Any]:
-        account, service = self.services[mode]
-        found = [f for f in self.summary["streams"]["metrics"]["failures"]
-                 if f["context"] == {"account_id": account, "service_id": service}]
-        assert len(found) == 1, f"{mode}: expected one failure of {service}, got {found}"
-        return found[0]
+        return the_metrics_failure(self.summary, *self.services[mode])
 
 
 def assign_targets(vendor: str, truth: dict[str, Any]) -> tuple[str, dict[str, tuple]]:

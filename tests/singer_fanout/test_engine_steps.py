@@ -16,6 +16,7 @@ import pytest
 
 from singer_fanout.engine import FanOutEngine, Partition
 from singer_fanout.errors import CredentialRejected
+from singer_fanout.outputs import StreamOutputs
 from singer_fanout.state import StateEmitter
 from singer_fanout.steps import Step, StepResult
 from singer_fanout.summary import RunSummary
@@ -100,6 +101,7 @@ def run(plans: dict[str, ListPlan], concurrency: int, per_partition: int | None 
         plan_for=lambda partition: plans[partition.stream.name],
         interrupted=lambda: None,
         steps_per_partition=per_partition,
+        outputs=StreamOutputs("test", [], {}),
     )
     engine.run_partitions([Partition(FakeStream(name), {"id": name}, 0)  # type: ignore[arg-type]
                            for name in plans])

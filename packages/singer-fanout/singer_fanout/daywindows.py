@@ -21,6 +21,7 @@ from typing import Any, Protocol, cast
 
 from singer_sdk.streams import Stream
 
+from singer_fanout.metrics import partition_scope
 from singer_fanout.state import PartitionStateBook
 from singer_fanout.steps import Record, Step, StepResult, finished_records
 
@@ -73,7 +74,8 @@ class DayWindowStep:
     fetch: FetchWindow
 
     def run(self) -> StepResult:
-        raw = self.fetch(self.context, self.window.first, self.window.last)
+        with partition_scope(self.stream, self.context):  # tags the requests' METRIC lines
+            raw = self.fetch(self.context, self.window.first, self.window.last)
         return StepResult(finished_records(self.stream, self.context, raw))
 
 

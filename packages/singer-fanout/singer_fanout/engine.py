@@ -38,8 +38,8 @@ from typing import Any, Protocol, TypeVar
 
 from singer_sdk.streams import Stream
 
-from singer_fanout.emit import RecordEmitter
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
+from singer_fanout.outputs import StreamOutputs
 from singer_fanout.state import StateEmitter
 from singer_fanout.steps import PartitionPlan, Record, Step, StepResult
 from singer_fanout.summary import RunSummary
@@ -145,6 +145,7 @@ class FanOutEngine:
         *,
         emitter: StateEmitter,
         summary: RunSummary,
+        outputs: StreamOutputs,
         max_concurrency: int,
         plan_for: Callable[[Partition], PartitionPlan],
         interrupted: Callable[[], int | None],
@@ -162,7 +163,7 @@ class FanOutEngine:
         self._waiting: list[deque[_Running]] = []
         self._delayed: list[tuple[float, int, _Running, Step]] = []  # a heap by moment
         self._sequence = itertools.count()
-        self._emitters: dict[str, RecordEmitter] = {}
+        self._outputs = outputs  # RECORD or BATCH messages, table versions, METRIC lines
         self._busy: Counter[str] = Counter()  # steps in flight per rate-limit scope
         self._scheduled: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
         self._listed: dict[str, set[tuple[Any, ...]]] = {}  # listing keys emitted, per stream
@@ -291,6 +292,7 @@ class FanOutEngine:
         logger.error("partition failed, skipped: %s: %s: %s",
                      job.describe(), type(error).__name__, error)
         self._summary.partition_failed(job.stream.name, job.context, error)
+        self._outputs.partition_failed(job.stream)
         running.failed = True
         running.ready.clear()  # steps in flight finish and are written; no new ones start
 
@@ -305,7 +307,7 @@ class FanOutEngine:
             records = self._first_listed(stream, records)
         children = [child for record in records for child in self._children_of(job, record)]
         if stream.selected:
-            self._emitter_for(stream).write(records)
+            self._outputs.write(stream, records)
             running.records += len(records)
         assert running.plan is not None
         running.plan.step_done(step, result)
@@ -348,12 +350,6 @@ class FanOutEngine:
                         "an item was added or removed); each is emitted and synced once",
                         stream.name, len(records) - len(fresh))
         return fresh
-
-    def _emitter_for(self, stream: Stream) -> RecordEmitter:
-        emitter = self._emitters.get(stream.name)
-        if emitter is None:
-            emitter = self._emitters[stream.name] = RecordEmitter(stream)
-        return emitter
 
     def _children_of(self, job: Partition, record: Record) -> list[Partition]:
         stream = job.stream

@@ -24,6 +24,7 @@ from typing_extensions import override
 
 from singer_fanout.daywindows import DayWindow, DayWindowPlan
 from singer_fanout.errors import PartitionError
+from singer_fanout.metrics import partition_scope
 from singer_fanout.steps import Record, Step, StepResult, finished_records
 from singer_fanout.stream import DayPartitionedStream
 from singer_fanout.vendor_settings import VendorSetting
@@ -136,6 +137,31 @@ REPORT_SETTINGS = (
 )
 
 
+@dataclass(frozen=True)
+class _TaggedJob:
+    """A stream's job whose requests' METRIC lines are tagged with its partition."""
+
+    job: AsyncJob
+    stream: DayPartitionedStream
+    context: Mapping[str, Any]
+
+    @property
+    def what(self) -> str:
+        return self.job.what
+
+    def submit(self) -> Any:
+        with partition_scope(self.stream, self.context):
+            return self.job.submit()
+
+    def poll(self, handle: Any) -> JobStatus:
+        with partition_scope(self.stream, self.context):
+            return self.job.poll(handle)
+
+    def fetch(self, handle: Any, status: JobStatus) -> list[Record]:
+        with partition_scope(self.stream, self.context):
+            return self.job.fetch(handle, status)
+
+
 class ReportStream(DayPartitionedStream):
     """A day-keyed stream whose data comes from report jobs, one per window of days.
 
@@ -156,7 +182,7 @@ class ReportStream(DayPartitionedStream):
         def finish(raw: list[Record]) -> list[Record]:
             return finished_records(self, context, raw)
 
-        job = self.report_job(context, window.first, window.last)
+        job = _TaggedJob(self.report_job(context, window.first, window.last), self, context)
         return JobSubmitStep(job, self.report_timing(), finish, window=window)
 
     @override

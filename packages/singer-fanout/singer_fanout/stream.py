@@ -16,6 +16,7 @@ from singer_sdk.helpers.types import Context, Record
 from singer_sdk.streams import Stream
 from typing_extensions import override
 
+from singer_fanout import sdk_seam
 from singer_fanout.dates import parse_day
 from singer_fanout.daywindows import DayWindowPlan
 from singer_fanout.steps import PartitionPlan, WholePartitionPlan
@@ -39,7 +40,7 @@ class PartitionedStream(Stream):
 
     @property
     def fanout_tap(self) -> FanOutTap:
-        return cast("FanOutTap", self._tap)
+        return cast("FanOutTap", sdk_seam.tap_of(self))
 
     @property
     def client(self) -> HttpClient:

@@ -46,6 +46,8 @@ DATA_FIELDS = (
 # A running server cannot move to another vendor or socket.
 FIXED_FIELDS = ("vendor", "host", "port")
 MAX_ACCOUNTS = 4096  # ids are 4 hex digits; stay far below 65,536 so id collisions stay rare
+# How `reset_header` may write X-RateLimit-Reset (see careless.py).
+RESET_STYLES = ("contract", "epoch", "epoch_ms", "seconds")
 # What `hostile_services` can make of a 200 answer (see hostile.py).
 HOSTILE_MODES = (
     "malformed_json",
@@ -55,6 +57,9 @@ HOSTILE_MODES = (
     "unknown_fields",
     "repeat_cursor",
     "huge_page",
+    "trickle_body",
+    "endless_body",
+    "deep_nesting",
     "foreign_link",
 )
 
@@ -241,6 +246,17 @@ class SandboxConfig:
             "proxy does: in the error message, in a URL in the body and in a header",
             parse_bool),
     )
+    reset_header: str = field(
+        default="contract",
+        metadata=_flag(
+            "how X-RateLimit-Reset is written: contract (X epoch seconds, Y seconds until), "
+            f"or one of {', '.join(RESET_STYLES[1:])} whatever the contract says", str),
+    )
+    reset_skew_s: float = field(
+        default=0.0,
+        metadata=_flag("seconds added to the X-RateLimit-Reset moment (a clock off by that)",
+                       float),
+    )
     late_account_after: int | None = field(
         default=None,
         metadata=_flag(
@@ -306,6 +322,8 @@ class SandboxConfig:
             >= 0,
             "retry_after_s must be >= 0": self.retry_after_s >= 0,
             "late_account_after must be >= 0": (self.late_account_after or 0) >= 0,
+            f"reset_header must be one of {', '.join(RESET_STYLES)}":
+                self.reset_header in RESET_STYLES,
             "cursor_ttl_s must be > 0": self.cursor_ttl_s > 0,
         }
         for name in (*FAULT_RATE_FIELDS, "deleted_service_rate", "full_history_rate",
