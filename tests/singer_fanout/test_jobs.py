@@ -16,6 +16,7 @@ from singer_fanout.errors import PartitionError
 from singer_fanout.jobs import JobPollStep, JobStatus, JobSubmitStep, JobTiming, run_steps
 from singer_fanout.state import PartitionStateBook
 from tests.singer_fanout.test_engine_steps import ListPlan, run
+from tests.singer_fanout.test_ratelimit import FakeClock
 
 WINDOW = DayWindow(dt.date(2026, 11, 1), dt.date(2026, 11, 3), 0)
 
@@ -32,6 +33,26 @@ class FakeJob:
     what: str = "job for project p1"
 
     def submit(self) -> str:
+        self.submitted_at = time.monotonic()
+        return "job-1"
+
+    def poll(self, handle: Any) -> JobStatus:
+        assert handle == "job-1"
+        self.polls.append(time.monotonic())
+        if self.ready_after_s is not None:
+            ready = time.monotonic() - self.submitted_at >= self.ready_after_s
+        else:
+            ready = len(self.polls) > self.pending_polls
+        if not ready:
+            return JobStatus("pending")
+        return JobStatus("failed", "out of paper") if self.fails else JobStatus("ready", "", "url")
+
+    def fetch(self, handle: Any, status: JobStatus) -> list[dict[str, Any]]:
+        assert status.result == "url"
+        return [{"date": "2026-11-01"}, {"date": "2026-11-02"}]
+
+
+def submit(self) -> str:
         self.submitted_at = time.monotonic()
         return "job-1"
 
