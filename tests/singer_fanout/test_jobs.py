@@ -52,39 +52,6 @@ class FakeJob:
         return [{"date": "2026-11-01"}, {"date": "2026-11-02"}]
 
 
-def submit(self) -> str:
-        self.submitted_at = time.monotonic()
-        return "job-1"
-
-    def poll(self, handle: Any) -> JobStatus:
-        assert handle == "job-1"
-        self.polls.append(time.monotonic())
-        if self.ready_after_s is not None:
-            ready = time.monotonic() - self.submitted_at >= self.ready_after_s
-        else:
-            ready = len(self.polls) > self.pending_polls
-        if not ready:
-            return JobStatus("pending")
-        return JobStatus("failed", "out of paper") if self.fails else JobStatus("ready", "", "url")
-
-    def fetch(self, handle: Any, status: JobStatus) -> list[dict[str, Any]]:
-        assert status.result == "url"
-        return [{"date": "2026-11-01"}, {"date": "2026-11-02"}]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def submit(job: FakeJob, timing: JobTiming, clock: Any = time.monotonic) -> JobSubmitStep:
     return JobSubmitStep(job, timing, lambda rows: rows, WINDOW, clock)
 
