@@ -65,29 +65,37 @@ def stats(url: str) -> dict[str, Any]:
         return result
 
 
+def run_shards(
+    url: str, work: Path, today: dt.date, days: int, shards: int, *,
+    executor: str = "dask", concurrency: int = 16,
+) -> tuple[float, dict[str, Any]]:
+    """`python -m shardrun run` of N shards syncing `days` days: (wall seconds, manifest)."""
+    (work / "tap.json").write_text(json.dumps({
+        "api_url": url, "api_key": KEY, "max_concurrency": concurrency,
+        "start_date": (today - dt.timedelta(days=days)).isoformat(),
+        "end_date": (today - dt.timedelta(days=1)).isoformat(),
+    }))
+    (work / "target.json").write_text(json.dumps({"destination_path": str(work / "out")}))
+    command = [
+        sys.executable, "-m", "shardrun", "run", "--executor", executor,
+        "--shards", str(shards), "--workers", str(shards), "--work-dir", str(work / "work"),
+        "--tap", "tap-vendory", "--tap-config", str(work / "tap.json"),
+        "--target", "target-parquet", "--target-config", str(work / "target.json"),
+    ]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{shards} shard(s) failed:\n{done.stdout}\n{done.stderr[-3000:]}")
+    return wall, json.loads((work / "work" / "manifest.json").read_text())
+
+
 def scenario(shards: int, days: int, concurrency: int) -> dict[str, Any]:
     today = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=2)
     with sandbox(days, today) as url, tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        (work / "tap.json").write_text(json.dumps({
-            "api_url": url, "api_key": KEY, "max_concurrency": concurrency,
-            "start_date": (today - dt.timedelta(days=days)).isoformat(),
-            "end_date": (today - dt.timedelta(days=1)).isoformat(),
-        }))
-        (work / "target.json").write_text(json.dumps({"destination_path": str(work / "out")}))
-        command = [
-            sys.executable, "-m", "shardrun", "run", "--shards", str(shards),
-            "--workers", str(shards), "--work-dir", str(work / "work"),
-            "--tap", "tap-vendory", "--tap-config", str(work / "tap.json"),
-            "--target", "target-parquet", "--target-config", str(work / "target.json"),
-        ]
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"{shards} shard(s) failed:\n{done.stdout}\n{done.stderr[-3000:]}")
+        wall, manifest = run_shards(url, Path(folder), today, days, shards,
+                                    concurrency=concurrency)
         served = stats(url)
-        manifest = json.loads((work / "work" / "manifest.json").read_text())
     sync = max(entry["summary"]["duration_s"] for entry in manifest["shards"].values())
     records = sum(stream["records"] for entry in manifest["shards"].values()
                   for stream in entry["summary"]["streams"].values())

@@ -14,8 +14,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # What a fresh clone has: the sources, not the developer's venv, state or output.
-SKIP = shutil.ignore_patterns(".git", ".venv", ".meltano", "output", "__pycache__", "*.egg-info",
-                              ".pytest_cache", ".mypy_cache", ".ruff_cache", "build")
+SKIP = shutil.ignore_patterns(".git", ".venv", ".venv-sdk-floor", ".meltano", "output",
+                              "__pycache__", "*.egg-info", ".pytest_cache", ".mypy_cache",
+                              ".ruff_cache", "build", "dist")
 
 
 @dataclass

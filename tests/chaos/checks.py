@@ -75,6 +75,14 @@ def bookmarks_in(state: dict[str, Any] | None) -> dict[tuple[str, str], str]:
             for p in partitions}
 
 
+def days_read_after(bookmark: str | None, vendor: str, start: dt.date, end: dt.date) -> int:
+    """Days a run reads for a service bookmarked at `bookmark` (None: from start_date)."""
+    if bookmark is None:
+        return (end - start).days + 1
+    reread = dt.date.fromisoformat(bookmark) - dt.timedelta(days=LOOKBACK[vendor])
+    return (end - max(start, reread)).days + 1
+
+
 def metric_keys_by_service(truth: Truth) -> dict[tuple[str, str], list[str]]:
     days: dict[tuple[str, str], list[str]] = {}
     for account, service, day in truth["metrics"]:
@@ -111,3 +119,11 @@ def assert_states_never_ahead(runs: list[TapRun], truth: Truth, start: dt.date) 
                     )
                     checked += 1
     assert checked, "no STATE with a metrics bookmark was seen: nothing was checked"
+
+
+def the_metrics_failure(summary: dict[str, Any], account: str, service: str) -> dict[str, Any]:
+    """The one summary failure of a service's metrics partition."""
+    found = [f for f in summary["streams"]["metrics"]["failures"]
+             if f["context"] == {"account_id": account, "service_id": service}]
+    assert len(found) == 1, f"expected one failure of {service}, got {found}"
+    return found[0]

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from vendor_sandbox import SandboxConfig, truth_records
 from vendor_sandbox.__main__ import build_parser
 from vendor_sandbox.config import HOSTILE_MODES, config_from_arguments
-from vendor_sandbox.hostile import HUGE_PAGE_BYTES, NEW_FIELD, NEW_METRIC, PADDING_FIELD
+from vendor_sandbox.hostile import (
+    DEEP_NESTING,
+    HUGE_PAGE_BYTES,
+    NEW_FIELD,
+    NEW_METRIC,
+    PADDING_FIELD,
+    TRICKLE_BYTES,
+    TRICKLE_INTERVAL_S,
+)
 
 from .helpers import TODAY, X_METRICS, X_SERVICES, Y_APPS, Y_USAGE, epoch, openapi, session
 
@@ -28,7 +37,8 @@ def two_services(config: SandboxConfig) -> tuple[dict[str, str], dict[str, str]]
     return services[0], services[-1]
 
 
-def get(box, template: str, ids: dict[str, str], params: dict | None = None):
+def get(box, template: str, ids: dict[str, str], params: dict | None = None, *,
+        stream: bool = False):
     vendor = box.config.vendor
     names = {"account_id": ids["account_id"], "service_id": ids.get("service_id", "")}
     if vendor == "y":
@@ -37,7 +47,8 @@ def get(box, template: str, ids: dict[str, str], params: dict | None = None):
         day = epoch(TODAY) - 3 * DAY
         params = ({"start_date": "2026-11-01", "end_date": "2026-11-17"} if vendor == "x"
                   else {"start_ts": day, "end_ts": day + DAY})
-    return session(vendor).get(box.url + template.format(**names), params=params, timeout=10)
+    return session(vendor).get(box.url + template.format(**names), params=params, timeout=10,
+                               stream=stream)
 
 
 def hostile_box(start, vendor: str, mode: str, scope: str):
@@ -146,6 +157,51 @@ def test_huge_page_is_padded_to_a_mebibyte(start, vendor) -> None:
     response = get(box, METRICS[vendor], target)
     assert len(response.content) >= HUGE_PAGE_BYTES * 0.9
     assert all(PADDING_FIELD in item for item in response.json()[ITEMS[vendor]])
+
+
+@pytest.mark.parametrize("vendor", ["x", "y"])
+def test_a_trickled_body_is_the_right_one_a_few_bytes_at_a_time(start, vendor) -> None:
+    box, target, _ = hostile_box(start, vendor, "trickle_body", "metrics")
+    box.update(hostile_services={})
+    right = get(box, METRICS[vendor], target).content
+    box.update(hostile_services={target["service_id"]: "trickle_body"})
+    started = time.monotonic()
+    response = get(box, METRICS[vendor], target, stream=True)
+    assert response.headers["Transfer-Encoding"] == "chunked"
+    chunks = response.iter_content(chunk_size=None)
+    pieces = [next(chunks) for _ in range(3)]
+    assert all(len(piece) <= TRICKLE_BYTES for piece in pieces)
+    assert b"".join(pieces) == right[: len(b"".join(pieces))]
+    assert time.monotonic() - started >= 2 * TRICKLE_INTERVAL_S * 0.9
+    response.close()
+    assert box.stats()["faults"]["hostile_trickle_body"] == 1
+
+
+@pytest.mark.parametrize("vendor", ["x", "y"])
+def test_an_endless_body_never_ends_and_stops_when_the_client_leaves(start, vendor) -> None:
+    box, target, other = hostile_box(start, vendor, "endless_body", "metrics")
+    response = get(box, METRICS[vendor], target, stream=True)
+    received = 0
+    for piece in response.iter_content(chunk_size=64 * 1024):
+        if not received:
+            assert piece.startswith(b'{"%s":[{' % ITEMS[vendor].encode())
+        received += len(piece)
+        if received > 8 * 1024 * 1024:
+            break
+    response.close()
+    assert received > 8 * 1024 * 1024
+    # The server noticed the client leaving: other requests are served as usual.
+    assert get(box, METRICS[vendor], other).json()[ITEMS[vendor]]
+
+
+@pytest.mark.parametrize("vendor", ["x", "y"])
+def test_deep_nesting_nests_the_item_list(start, vendor) -> None:
+    box, target, _ = hostile_box(start, vendor, "deep_nesting", "metrics")
+    body = get(box, METRICS[vendor], target).content
+    prefix = b'{"%s":' % ITEMS[vendor].encode()
+    assert body == prefix + b"[" * DEEP_NESTING + b"]" * DEEP_NESTING + b"}"
+    with pytest.raises(RecursionError):
+        json.loads(body)
 
 
 def test_errors_are_not_spoiled(start) -> None:

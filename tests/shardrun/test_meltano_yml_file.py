@@ -1,5 +1,5 @@
-"""The committed shard file is exactly what its documented generator command writes, and
-docs/sharding.md and meltano.yml document that same command."""
+"""The committed shard file is exactly what its documented generator command writes,
+docs/sharding.md documents that same command, and meltano.yml includes the file."""
 
 from __future__ import annotations
 
@@ -39,10 +39,11 @@ def test_the_committed_file_is_what_its_generator_command_writes():
         f"`{_generator_command()} > meltano/vendory-shards.meltano.yml`")
 
 
-def test_the_docs_and_meltano_yml_give_that_command():
+def test_the_docs_give_that_command_and_meltano_yml_includes_the_file():
     command = _generator_command() + " > meltano/vendory-shards.meltano.yml"
     assert command in _one_line((REPO / "docs" / "sharding.md").read_text())
-    assert command in _one_line((REPO / "meltano.yml").read_text())
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    assert "./meltano/*.meltano.yml" in project["include_paths"]
 
 
 def test_schedules_only_when_asked_for():

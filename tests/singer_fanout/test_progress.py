@@ -85,13 +85,13 @@ def test_once_listings_are_done_the_eta_is_the_known_work_over_the_workers():
     assert describe_partitions(estimate, failed=1) == "2/10 partitions done (1 failed)"
     assert estimate.eta_s == pytest.approx(8 * 3.0 / 4)
     # A partition in flight for 2 s raises the cost per partition (short ones finish first):
-    # 3 + 2 worker-seconds for one finished metrics partition. 8 to go at 5 s, less the 2 s
-    # the one in flight has put in.
+    # 3 + 2 worker-seconds for one and a half metrics partitions done. 8 to go at 10/3 s,
+    # less the 2 s the one in flight has put in.
     work.started("metrics")
     clock.now += 2.0
-    assert work.estimate().eta_s == pytest.approx((8 * 5.0 - 2.0) / 4)
+    assert work.estimate().eta_s == pytest.approx((8 * 5.0 / 1.5 - 2.0) / 4)
     assert work.estimate().in_flight == 1
-    assert describe_eta(work.estimate()) == "ETA ~10s"
+    assert describe_eta(work.estimate()) == "ETA ~6s"
 
 
 def test_fewer_partitions_left_than_workers_do_not_divide_by_idle_workers():

@@ -62,7 +62,14 @@ def _add_run(run: argparse.ArgumentParser) -> None:
                      help="meltano: the environment (required: it is part of the state ids)")
     run.add_argument("--rerun-failed", action="store_true",
                      help="run only the shards whose last run in --work-dir did not succeed")
-    run.add_argument("--executor", choices=("dask", "threads"), default="dask")
+    run.add_argument("--executor", choices=("dask", "threads", "prefect"), default="dask",
+                     help="dask: one Dask task per shard; threads: no Dask; prefect: a Prefect "
+                     "flow mapping one task per shard on prefect-dask's DaskTaskRunner")
+    run.add_argument("--shard-retries", type=int, default=1,
+                     help="prefect: retries of a failed shard within the run, by Prefect "
+                     "(the shard alone; it resumes from its confirmed state)")
+    run.add_argument("--retry-delay", type=float, default=10.0,
+                     help="prefect: seconds before a failed shard is retried")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://...); "
                      "default: start a LocalCluster")
     run.add_argument("--workers", type=int,
@@ -80,8 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if args.command == "merge-state":
-        return _merge_state(args)
     if args.command == "meltano-yml":
         from shardrun.meltano_yml import meltano_shards_yaml  # noqa: PLC0415
 
@@ -89,7 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.extractor, args.loader, args.shards, name=args.name,
             summary_dir=args.summary_dir, schedule=args.schedule))
         return 0
-    return _run(args)
+    try:
+        return _merge_state(args) if args.command == "merge-state" else _run(args)
+    except UsageProblem as problem:
+        return _usage(str(problem))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -105,13 +113,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.mode == "pipe":
         if args.tap_config is None or args.target_config is None:
             return _usage("pipe mode needs --tap-config and --target-config")
-        spec = PipeSpec(args.tap, _read_json(args.tap_config), args.target,
-                        _read_json(args.target_config))
+        spec = PipeSpec(args.tap, _read_json(args.tap_config, "--tap-config"), args.target,
+                        _read_json(args.target_config, "--target-config"))
     else:
         if not args.environment:
             return _usage("meltano mode needs --environment (state ids depend on it)")
         spec = MeltanoSpec(args.tap, args.target, str(args.project_root.resolve()),
                            args.environment)
+    if args.executor == "prefect":
+        return _run_prefect(args)
     request = RunRequest(
         shard_count=args.shards, work_dir=args.work_dir, spec=spec,
         rerun_failed=args.rerun_failed, executor=args.executor, scheduler=args.scheduler,
@@ -123,12 +133,41 @@ def _run(args: argparse.Namespace) -> int:
         return _usage(str(problem))
 
 
+def _run_prefect(args: argparse.Namespace) -> int:
+    from shardrun.workdir import WorkDirProblem  # noqa: PLC0415
+
+    if args.shard_retries < 0:
+        return _usage("--shard-retries must be at least 0")
+    try:
+        from shardrun.prefect_flow import run_flow  # noqa: PLC0415
+    except ImportError as missing:
+        return _usage(f"the Prefect executor needs prefect and prefect-dask, an optional "
+                      f"extra: pip install 'shardrun[prefect]' ({missing})")
+
+    def path(value: Path | None) -> str | None:
+        return None if value is None else str(value.resolve())
+
+    parameters = {
+        "shards": args.shards, "work_dir": str(args.work_dir.resolve()), "tap": args.tap,
+        "target": args.target, "tap_config": path(args.tap_config),
+        "target_config": path(args.target_config), "mode": args.mode,
+        "project_root": path(args.project_root), "environment": args.environment,
+        "rerun_failed": args.rerun_failed, "shard_retries": args.shard_retries,
+        "retry_delay_s": args.retry_delay, "shard_timeout_s": args.shard_timeout,
+    }
+    try:
+        return run_flow(parameters, scheduler=args.scheduler,
+                        workers=args.workers or args.shards, dask_logs=args.dask_logs)
+    except WorkDirProblem as problem:
+        return _usage(str(problem))
+
+
 def _merge_state(args: argparse.Namespace) -> int:
     from shardrun.state_merge import merge_states, state_for_shard  # noqa: PLC0415
     from singer_fanout.errors import ConfigurationProblem  # noqa: PLC0415
     from singer_fanout.settings import Shard  # noqa: PLC0415
 
-    states = [_unwrap(_read_json(path)) for path in args.states]
+    states = [_unwrap(_read_json(path, "state file")) for path in args.states]
     merged = merge_states(states)
     if args.shard:
         try:
@@ -146,10 +185,20 @@ def _unwrap(state: dict[str, Any]) -> dict[str, Any]:
     return inner if isinstance(inner, dict) else state
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text())
+class UsageProblem(Exception):
+    """A command-line input that cannot be used: said in one line, exit 2."""
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise UsageProblem(f"{what} {path}: cannot read it ({error.strerror})") from None
+    except ValueError as error:
+        raise UsageProblem(f"{what} {path}: not valid JSON ({error})") from None
     if not isinstance(data, dict):
-        raise SystemExit(f"{path}: expected a JSON object")
+        raise UsageProblem(f"{what} {path}: expected a JSON object, got "
+                           f"{type(data).__name__}")
     return data
 
 

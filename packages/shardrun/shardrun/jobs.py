@@ -81,6 +81,8 @@ class ShardResult:
     shard_dir: str = ""
     # The last lines of the failing process's log, for workers whose disk the runner can't see.
     log_tail: str = ""
+    # Runs of the shard within this runner run: more than 1 when Prefect retried it.
+    tries: int = 1
 
     @property
     def ok(self) -> bool:

@@ -23,11 +23,14 @@ class RunRequest:
     work_dir: Path
     spec: PipeSpec | MeltanoSpec
     rerun_failed: bool = False
-    executor: str = "dask"  # or "threads"
+    executor: str = "dask"  # or "threads", or "prefect" (inside `shardrun_flow`)
     scheduler: str | None = None
     workers: int | None = None  # default: one per shard, all shards at once
     timeout_s: float | None = None
     dask_logs: bool = False  # Dask's own INFO logs (quiet unless asked for)
+    # Prefect only: retries of a failed shard, within the run, and the wait before each.
+    shard_retries: int = 0
+    retry_delay_s: float = 10.0
 
     @property
     def mode(self) -> str:
@@ -61,8 +64,9 @@ def run(request: RunRequest, say: Callable[[str], None] = print) -> int:
             manifest.record(result)
             work.save_manifest(manifest)
             results.append(result)
-            say(f"{result.shard}: {result.status}" + (f" ({result.reason})" if result.reason
-                                                       else ""))
+            tries = f" after {result.tries} tries" if result.tries > 1 else ""
+            say(f"{result.shard}: {result.status}{tries}"
+                + (f" ({result.reason})" if result.reason else ""))
 
         jobs = [_job(work, request, shard) for shard in shards]
         where = _execute(jobs, request, record)
@@ -126,4 +130,10 @@ def _execute(
     if request.executor == "threads":
         run_on_threads(jobs, workers, record)
         return f"{workers} local thread(s)"
+    if request.executor == "prefect":
+        # Called inside `shardrun_flow`: the flow's task runner decides where shards run.
+        from shardrun.prefect_flow import map_shards  # noqa: PLC0415
+
+        return map_shards(jobs, record, retries=request.shard_retries,
+                          retry_delay_s=request.retry_delay_s)
     return run_on_dask(jobs, request.scheduler, workers, record, dask_logs=request.dask_logs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,16 @@ class Answer:
     body: bytes
 
     def json(self) -> Any:
-        """The body parsed as JSON; ValueError when it is not JSON."""
-        return json.loads(self.body)
+        """The body parsed as JSON; ValueError when it is not JSON (or nested too deeply)."""
+        try:
+            return json.loads(self.body)
+        except RecursionError:
+            # The parser recurses once per level: a hostile `[[[[...` would otherwise
+            # surface as a bare RecursionError from deep inside the standard library.
+            raise NestedTooDeeply(
+                f"response nested too deeply (more than {sys.getrecursionlimit()} levels "
+                "of arrays/objects)"
+            ) from None
 
     def text(self) -> str:
         """The body decoded as UTF-8 (a BOM is dropped); ValueError when it is not."""
@@ -37,6 +46,10 @@ class Answer:
             if None in row or None in row.values():
                 raise ValueError(f"CSV line {number} does not have one value per column")
         return rows
+
+
+class NestedTooDeeply(ValueError):
+    """The body is JSON-looking but nests deeper than the parser can follow."""
 
 
 @dataclass(frozen=True)

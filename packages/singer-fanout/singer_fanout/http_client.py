@@ -30,8 +30,9 @@ from urllib.parse import urlencode, urlsplit
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, SSLError
 
-from singer_fanout.answer import Answer, Reply
+from singer_fanout.answer import Answer, NestedTooDeeply, Reply
 from singer_fanout.auth import Auth, StaticHeaders
+from singer_fanout.bounded_read import BodyLimits, read_bounded
 from singer_fanout.counters import RETRY_CAUSE_PREFIX, RunCounters
 from singer_fanout.error_rules import Action, ErrorRules
 from singer_fanout.errors import (
@@ -44,12 +45,15 @@ from singer_fanout.errors import (
     TransportFailure,
 )
 from singer_fanout.links import same_origin
+from singer_fanout.metrics import log_http_request
 from singer_fanout.pacing import Pacer
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
 from singer_fanout.transport import describe_transport_error, host_of
 
 logger = logging.getLogger("singer_fanout.http")
 
+# Far above any legitimate page (the largest contract page is well under 1 MiB).
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 RateLimitParser = Callable[[Mapping[str, str]], RateLimitInfo]
 # The `what` of a credential check: the run's first successful request, sent again.
 _CREDENTIAL_CHECK = "credential check (the run's first successful request, sent again)"
@@ -87,6 +91,9 @@ class RetrySettings:
     max_rate_limit_wait_s: float = 300.0
     max_rate_limited_retries: int = 50
     ca_bundle: str | None = None
+    # The whole response, request sent to last byte; None: twice read_timeout_s.
+    response_deadline_s: float | None = None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 class HttpClient:
@@ -124,6 +131,11 @@ class HttpClient:
         self._sleep = sleep
         self._pool_lock = threading.Lock()
         self._pool: urllib3.PoolManager | None = None
+        self._body_limits = BodyLimits(
+            deadline_s=retry.response_deadline_s or 2 * retry.read_timeout_s,
+            max_bytes=retry.max_response_bytes,
+            read_timeout_s=retry.read_timeout_s,
+        )
         # The first request that succeeded: proof that the credential worked, and what is
         # sent again to tell a revoked credential from one account's missing permission.
         self._proof: _Call | None = None
@@ -266,13 +278,15 @@ class HttpClient:
         url = call.url
         if call.params:
             url += ("&" if "?" in url else "?") + urlencode(call.params)
+        limits = self._body_limits
+        started = time.monotonic()  # the response deadline counts from here
         try:
             raw = self._pool_manager().request(
                 call.method, url, body=call.body,
                 headers={**self._headers, **auth_headers, **call.headers},
                 timeout=urllib3.Timeout(connect=self._retry.connect_timeout_s,
-                                        read=self._retry.read_timeout_s),
-                retries=False, redirect=False,
+                                        read=min(limits.read_timeout_s, limits.deadline_s)),
+                retries=False, redirect=False, preload_content=False,
             )
         except SSLError as error:
             raise self._tls_problem(error) from None
@@ -285,7 +299,9 @@ class HttpClient:
             failure.not_processed = isinstance(error, (NewConnectionError, ConnectTimeoutError))
             raise failure from None
         self._answered = True
-        response = Answer(raw.status, raw.headers, raw.data)
+        body = read_bounded(raw, started=started, limits=limits)
+        log_http_request(call.url, raw.status, time.monotonic() - started)  # SDK METRIC
+        response = Answer(raw.status, raw.headers, body)
         self._limiter.observe(call.scope, self._parse_rate_limit(response.headers))
         try:
             payload = self._judge(response, scope=call.scope, what=call.what,
@@ -306,9 +322,10 @@ class HttpClient:
         if action is Action.OK:
             try:
                 payload = response.json()
-            except ValueError:
+            except ValueError as error:
+                reason = f": {error}" if isinstance(error, NestedTooDeeply) else ""
                 raise RetryableError(
-                    f"HTTP {response.status_code} with a malformed JSON body",
+                    f"HTTP {response.status_code} with a malformed JSON body{reason}",
                     cause="malformed JSON body",
                 ) from None
             verdict = self._rules.body_rule(response, payload)

@@ -7,9 +7,10 @@ So the estimate is built per stream from what finished partitions cost and found
 
 - each stream's worker-seconds per partition (fetch time, including retries and rate-limit
   waits, so a throttled run estimates a throttled remainder). Short partitions finish first,
-  so an average of the finished ones alone is too small; the time the partitions still in
-  flight have run counts too: worker-seconds spent on the stream (finished and in flight)
-  per finished partition;
+  so an average of the finished ones alone is too small, and counting the time of those in
+  flight against the finished ones only is far too large while few have finished. So the
+  cost is the worker-seconds spent on the stream (finished and in flight) per partition,
+  a partition in flight counting as half done;
 - each listing stream's average children per finished partition, by child stream, so a
   pending listing counts for the partitions it will probably find, and their cost;
 - the remaining worker-seconds spread over the workers that can run at once.
@@ -32,6 +33,8 @@ from singer_fanout.ratelimit import ScopeWait
 # The remaining time of a partition in flight is its stream's average minus how long it has
 # run, but never less than this share of the average (it is not done yet).
 IN_FLIGHT_FLOOR = 0.1
+# What a partition in flight counts for, in partitions done, when costing its stream.
+IN_FLIGHT_CREDIT = 0.5
 
 
 @dataclass
@@ -74,8 +77,10 @@ class WorkEstimator:
         self._lock = threading.Lock()
         self._streams: dict[str, _StreamWork] = {}
         self._running: dict[int, tuple[str, float]] = {}
-        # Per stream, worker-seconds spent so far (finished and in flight), set by estimate().
+        # Per stream, worker-seconds spent so far (finished and in flight), and partitions
+        # done (one in flight counts half); both set by estimate().
         self._spent: dict[str, float] = {}
+        self._credit: dict[str, float] = {}
         self._tickets = 0
 
     def scheduled(self, stream: str, *, lists_children: bool) -> None:
@@ -115,8 +120,10 @@ class WorkEstimator:
             discovering = any(count > 0 and self._streams[name].lists_children
                               for name, count in pending.items())
             self._spent = {name: work.busy_s for name, work in self._streams.items()}
+            self._credit = {name: float(work.finished) for name, work in self._streams.items()}
             for stream, started in self._running.values():
                 self._spent[stream] += now - started
+                self._credit[stream] += IN_FLIGHT_CREDIT
             costs: dict[str, _PerPartition | None] = {}
             expected_more = 0.0
             remaining_s = 0.0
@@ -146,7 +153,7 @@ class WorkEstimator:
         progress = 0.0
         for stream, started in self._running.values():
             work = self._streams[stream]
-            cost = self._spent[stream] / work.finished if work.finished else 0.0
+            cost = self._spent[stream] / self._credit[stream] if work.finished else 0.0
             progress += min(now - started, cost * (1 - IN_FLIGHT_FLOOR))
         return progress
 
@@ -169,7 +176,7 @@ class WorkEstimator:
         if work is None or work.finished == 0 or name in visiting:
             return None
         visiting.add(name)
-        descendants, work_s = 0.0, self._spent[name] / work.finished
+        descendants, work_s = 0.0, self._spent[name] / self._credit[name]
         for child, found in work.children.items():
             per_child = self._per_partition(child, memo, visiting)
             if per_child is None:

@@ -19,7 +19,7 @@ from singer_sdk import typing as th
 
 from singer_fanout.dates import parse_day, utc_today
 from singer_fanout.errors import ConfigurationProblem
-from singer_fanout.http_client import RetrySettings
+from singer_fanout.http_client import DEFAULT_MAX_RESPONSE_BYTES, RetrySettings
 from singer_fanout.transport import INSECURE_OPT_IN, check_api_url
 from singer_fanout.vendor_settings import VendorSetting
 
@@ -77,10 +77,25 @@ def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
         th.Property("max_concurrency", th.IntegerType, default=16,
                     description="Partitions (an account's services, a service's metrics) "
                     "fetched at once."),
+        th.Property("partition_concurrency", th.IntegerType,
+                    description="Request windows of one partition (a service's metrics days) "
+                    "fetched at once, out of `max_concurrency`, so a backfill of a few services "
+                    "still uses every worker. 1 fetches them one after another. Default: "
+                    "`max_concurrency`."),
         th.Property("connect_timeout", th.NumberType, default=10,
                     description="Seconds to wait for a connection."),
         th.Property("request_timeout", th.NumberType, default=60,
                     description="Seconds to wait for a response once connected."),
+        th.Property("response_deadline", th.NumberType,
+                    description="Seconds a whole response may take, from sending the request to "
+                    "the last byte of its body (`request_timeout` only bounds each wait for the "
+                    "socket, which a trickling body never trips). Past it the attempt fails and "
+                    "is retried. Default: twice `request_timeout`."),
+        th.Property("max_response_bytes", th.IntegerType, default=DEFAULT_MAX_RESPONSE_BYTES,
+                    description="Largest response body accepted, in bytes (default 16 MiB, far "
+                    "above the largest page the vendor's contract allows). Enforced while the "
+                    "body streams in: a bigger one fails the attempt and is retried, so memory "
+                    "stays bounded by this times `max_concurrency`."),
         th.Property("max_retries", th.IntegerType, default=5,
                     description="Retries of a failed request (5xx, timeout, connection error) "
                     "before its partition is given up for this run."),
@@ -146,6 +161,7 @@ class RunSettings:
     retention_days: int
     page_size: int
     max_concurrency: int
+    partition_concurrency: int
     account_ids: frozenset[str] | None
     retry: RetrySettings
     state_interval_s: float
@@ -187,6 +203,7 @@ class RunSettings:
                 "page_size", f"{page_size} is more than the vendor allows ({vendor.max_page_size})"
             )
         accounts = config.get("account_ids")
+        max_concurrency = _positive_int(config, "max_concurrency", 16)
         api_url = config.get("api_url") or vendor.production_url
         if not config.get("sandbox"):
             api_url = check_api_url(
@@ -204,7 +221,8 @@ class RunSettings:
             lookback_days=_positive_int(config, "lookback_days", vendor.lookback_days, zero=True),
             retention_days=vendor.retention_days,
             page_size=page_size,
-            max_concurrency=_positive_int(config, "max_concurrency", 16),
+            max_concurrency=max_concurrency,
+            partition_concurrency=_positive_int(config, "partition_concurrency", max_concurrency),
             account_ids=frozenset(accounts) if accounts else None,
             retry=RetrySettings(
                 max_attempts=_positive_int(config, "max_retries", 5, zero=True) + 1,
@@ -213,6 +231,9 @@ class RunSettings:
                 read_timeout_s=_positive_number(config, "request_timeout", 60),
                 max_rate_limit_wait_s=_positive_number(config, "max_rate_limit_wait", 300),
                 ca_bundle=ca_bundle,
+                response_deadline_s=_optional_positive_number(config, "response_deadline"),
+                max_response_bytes=_positive_int(config, "max_response_bytes",
+                                                 DEFAULT_MAX_RESPONSE_BYTES),
             ),
             state_interval_s=_positive_number(config, "state_interval_seconds", 10),
             progress_interval_s=_positive_number(config, "progress_interval_seconds", 30),
@@ -243,6 +264,12 @@ def _positive_int(
         floor = "0 or more" if zero else "1 or more"
         raise ConfigurationProblem(setting, f"{value!r} is not a whole number {floor}")
     return value
+
+
+def _optional_positive_number(config: Mapping[str, Any], setting: str) -> float | None:
+    if config.get(setting) is None:
+        return None
+    return _positive_number(config, setting, 0)
 
 
 def _positive_number(config: Mapping[str, Any], setting: str, default: float) -> float:

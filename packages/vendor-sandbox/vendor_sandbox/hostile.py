@@ -19,17 +19,24 @@ are. Every mode is deterministic: the same request gets the same hostile body.
 | unknown_fields | every item gains a new field; Y usage also gains rows of a new metric |
 | repeat_cursor | (Y only) `next_cursor` repeats the cursor of the request, forever |
 | huge_page | items are padded with an unknown field to about 1 MiB per page |
+| trickle_body | the right body, chunked, TRICKLE_BYTES every TRICKLE_INTERVAL_S |
+| endless_body | chunked, starts like the right body, never ends (the first item repeated) |
+| deep_nesting | the item list is DEEP_NESTING arrays nested in each other (`[[[[...]]]]`) |
 | foreign_link | (Z only) the `Link` next page points at another host |
+
+A trickled body keeps every single read quick while the whole takes minutes; an endless one
+comes as fast as the client reads. Both stop when the client goes away.
 
 VendorZ's report answers are CSV or 202s: only its JSON listings are spoiled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +46,10 @@ from vendor_sandbox.httpserver import Response
 from vendor_sandbox.stats import Stats
 
 HUGE_PAGE_BYTES = 1 << 20
+TRICKLE_BYTES = 8
+TRICKLE_INTERVAL_S = 0.2
+ENDLESS_CHUNK_BYTES = 64 * 1024
+DEEP_NESTING = 200_000
 NEW_FIELD = "sandbox_new_field"
 PADDING_FIELD = "sandbox_padding"
 NEW_METRIC = "gpu_seconds"
@@ -98,6 +109,10 @@ def apply(ctx: Context, vendor: VendorApi, route: Route, response: Response,
     if mode is None or not response.content_type.startswith("application/json"):
         return response
     stats.fault(f"hostile_{mode}")
+    spot = Spot(vendor.name, route.scope, ctx)
+    if mode in STREAMS:
+        return Response(200, b"", response.content_type, response.headers,
+                        stream=STREAMS[mode](response.body, spot))
     if mode == "foreign_link":
         headers = [
             (name, re.sub(r"<https?://[^/>]+", f"<http://{FOREIGN_HOST}", value))
@@ -107,9 +122,11 @@ def apply(ctx: Context, vendor: VendorApi, route: Route, response: Response,
         return Response(200, response.body, response.content_type, headers)
     if mode == "malformed_json":
         body = response.body[: len(response.body) // 2]
+    elif mode == "deep_nesting":
+        body = b'{"%s":%s%s}' % (spot.items_key.encode(), b"[" * DEEP_NESTING, b"]" * DEEP_NESTING)
     else:
         payload = json.loads(response.body)
-        SPOILERS[mode](payload, Spot(vendor.name, route.scope, ctx))
+        SPOILERS[mode](payload, spot)
         body = json.dumps(payload, separators=(",", ":")).encode()
     return Response(200, body, response.content_type, response.headers)
 
@@ -170,4 +187,27 @@ SPOILERS: dict[str, Callable[[dict[str, Any], Spot], None]] = {
     "unknown_fields": _unknown_fields,
     "repeat_cursor": _repeat_cursor,
     "huge_page": _huge_page,
+}
+
+
+async def _trickle(body: bytes, _spot: Spot) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), TRICKLE_BYTES):
+        if start:
+            await asyncio.sleep(TRICKLE_INTERVAL_S)
+        yield body[start:start + TRICKLE_BYTES]
+
+
+async def _endless(body: bytes, spot: Spot) -> AsyncIterator[bytes]:
+    items = json.loads(body)[spot.items_key]
+    item = json.dumps(items[0] if items else {"id": "endless"}, separators=(",", ":")).encode()
+    chunk = b"," + b",".join([item] * max(1, ENDLESS_CHUNK_BYTES // (len(item) + 1)))
+    yield b'{"%s":[%s' % (spot.items_key.encode(), item)
+    while True:
+        yield chunk
+        await asyncio.sleep(0)  # a client reading as fast as this writes must not starve others
+
+
+STREAMS: dict[str, Callable[[bytes, Spot], AsyncIterator[bytes]]] = {
+    "trickle_body": _trickle,
+    "endless_body": _endless,
 }

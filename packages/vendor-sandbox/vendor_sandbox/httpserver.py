@@ -1,5 +1,7 @@
 """A minimal asyncio HTTP/1.1 server: keep-alive, Content-Length bodies, nothing more.
 
+(Only the sandbox's hostile modes stream a body: chunked, at their own pace, see `stream`.)
+
 asyncio rather than threads so that hundreds of requests sleeping their simulated
 latency cost a coroutine each, not a thread each. Routing and semantics live in the
 handler; this module only speaks the protocol, and a handler that raises never leaks a
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote
@@ -41,6 +43,9 @@ class Response:
     body: bytes = b""
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # A body produced piece by piece (sent chunked, `body` unused): a body that trickles in
+    # or never ends. Each item is written and drained before the next is asked for.
+    stream: AsyncIterator[bytes] | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -91,10 +96,12 @@ def _serialize(response: Response, keep_alive: bool, head_only: bool) -> bytes:
         reason = HTTPStatus(response.status).phrase
     except ValueError:
         reason = "Unknown"
+    framing = ("Transfer-Encoding: chunked" if response.stream is not None
+               else f"Content-Length: {len(response.body)}")
     lines = [
         f"HTTP/1.1 {response.status} {reason}",
         f"Content-Type: {response.content_type}",
-        f"Content-Length: {len(response.body)}",
+        framing,
         f"Connection: {'keep-alive' if keep_alive else 'close'}",
     ]
     lines.extend(f"{name}: {value}" for name, value in response.headers)
@@ -166,8 +173,11 @@ class HttpServer:
                 log.exception("unhandled error serving %s %s", request.method, request.target)
                 response = self._fallback(500, "internal error", exc)
             keep_alive = _keep_alive(request)
-            writer.write(_serialize(response, keep_alive, request.method == "HEAD"))
+            head_only = request.method == "HEAD"
+            writer.write(_serialize(response, keep_alive, head_only))
             await writer.drain()
+            if response.stream is not None and not head_only:
+                await _send_chunked(writer, response.stream)
             if not keep_alive:
                 return
 
@@ -189,3 +199,18 @@ class HttpServer:
         writer.write(_serialize(response, keep_alive=False, head_only=False))
         with contextlib.suppress(ConnectionError):
             await writer.drain()
+
+
+async def _send_chunked(writer: asyncio.StreamWriter, stream: AsyncIterator[bytes]) -> None:
+    """Write `stream` as HTTP/1.1 chunks; stops (the generator is closed) if the client leaves."""
+    try:
+        async for piece in stream:
+            if piece:
+                writer.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+                await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
