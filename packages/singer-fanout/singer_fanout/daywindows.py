@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 from singer_sdk.streams import Stream
 
@@ -52,6 +52,18 @@ def split_days(first: dt.date, last: dt.date, max_days: int) -> list[DayWindow]:
 FetchWindow = Callable[[Context, dt.date, dt.date], list[Record]]
 
 
+class WindowStep(Step, Protocol):
+    """A step of one window: the window's own step, or a follow-up of it."""
+
+    @property
+    def window(self) -> DayWindow: ...
+
+
+# Builds a window's first step when fetching it is more than one request-and-answer (a
+# report job: submit, then polls); the step and its follow-ups carry `window`.
+StartWindow = Callable[[DayWindow], WindowStep]
+
+
 @dataclass(frozen=True)
 class DayWindowStep:
     """One window of one partition: the stream's `fetch_window`, post-processed, in a worker."""
@@ -79,12 +91,14 @@ class DayWindowPlan:
         days: tuple[dt.date, dt.date] | None,
         max_window_days: int,
         fetch: FetchWindow,
+        start: StartWindow | None = None,
     ) -> None:
         self._stream = stream
         self._context = context
         self._book = book
         self._windows = split_days(*days, max_window_days) if days else []
         self._fetch = fetch
+        self._start = start
         self._done: set[int] = set()
         self._prefix = 0  # windows [0, _prefix) are all finished
 
@@ -93,12 +107,15 @@ class DayWindowPlan:
         return self._windows
 
     def steps(self) -> Sequence[Step]:
+        if self._start is not None:
+            return [self._start(window) for window in self._windows]
         return [DayWindowStep(self._stream, self._context, window, self._fetch)
                 for window in self._windows]
 
     def step_done(self, step: Step, result: StepResult) -> None:
-        assert isinstance(step, DayWindowStep)
-        self._done.add(step.window.index)
+        if result.then:
+            return  # the window goes on in its follow-up steps (a report still pending)
+        self._done.add(cast("WindowStep", step).window.index)
         advanced = False
         while self._prefix in self._done:
             self._done.discard(self._prefix)
