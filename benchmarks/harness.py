@@ -28,6 +28,13 @@ CREDENTIAL_SETTING = {"x": "api_token", "y": "api_key", "z": "client_secret"}
 @dataclass
 class Sandbox:
     url: str
+    pid: int = 0
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the sandbox process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # utime and stime are fields 14 and 15 of the whole line, in clock ticks.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/_sandbox/stats") as answer:  # noqa: S310
@@ -46,7 +53,7 @@ def sandbox_process(vendor: str, **knobs: Any) -> Iterator[Sandbox]:
     process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        yield Sandbox(process.stdout.readline().strip())
+        yield Sandbox(process.stdout.readline().strip(), process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -60,6 +67,7 @@ class TapResult:
     state_bytes: int
     peak_rss_mb: float
     returncode: int
+    cpu_s: float = 0.0  # the tap process's own user + system CPU
 
 
 def run_tap(vendor: str, config: dict[str, Any], *, baseline: bool = False) -> TapResult:
@@ -86,7 +94,7 @@ def run_tap(vendor: str, config: dict[str, Any], *, baseline: bool = False) -> T
     os.unlink(handle.name)
     # ru_maxrss is in KiB on Linux.
     return TapResult(seconds, records, state_messages, state_bytes, usage.ru_maxrss / 1024,
-                     os.waitstatus_to_exitcode(status))
+                     os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime)
 
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> None:

@@ -185,6 +185,17 @@ def test_no_activate_version_for_a_stream_with_a_failed_partition(tmp_path):
     assert [m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"] == ["accounts"]
 
 
+@pytest.mark.parametrize("limit", [{"account_ids": ["only-this-one"]}, {"shard": "1/2"}])
+def test_no_activate_version_when_the_run_lists_only_some_accounts(limit, sandbox_x, tmp_path):
+    # A target would delete every account (and its services) this run did not list.
+    config = tap_config("x", sandbox_x.url, emit_activate_version_messages=True, **limit)
+    run = run_tap("x", config, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
+    setting = next(iter(limit))
+    assert f"no ACTIVATE_VERSION in this run: '{setting}' limits it" in run.stderr
+
+
 def test_activate_version_is_off_by_default(records_run):
     assert not [m for m in records_run.messages if m["type"] == "ACTIVATE_VERSION"]
     assert all("version" not in m for m in records_run.messages if m["type"] == "RECORD")

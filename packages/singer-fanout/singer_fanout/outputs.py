@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,10 +27,15 @@ from singer_fanout.emit import RecordEmitter
 from singer_fanout.metrics import StreamMeters
 
 FULL_TABLE = "FULL_TABLE"
+logger = logging.getLogger("singer_fanout.outputs")
 
 
 class StreamOutputs:
-    def __init__(self, tap_name: str, streams: list[Stream], config: Mapping[str, Any]) -> None:
+    def __init__(self, tap_name: str, streams: list[Stream], config: Mapping[str, Any], *,
+                 limited_by: str | None = None) -> None:
+        """`limited_by` names the setting that makes this run list only some parents
+        (e.g. a subset of accounts): its full-table streams are then no complete listing,
+        and activating their version would make a target delete every row it skipped."""
         self._tap_name = tap_name
         self._streams = {stream.name: stream for stream in streams}
         self._emitters: dict[str, RecordEmitter] = {}
@@ -44,6 +50,10 @@ class StreamOutputs:
                 self._pending[stream.name] = []
             if (stream.replication_method == FULL_TABLE
                     and stream.emit_activate_version_messages):
+                if limited_by:
+                    logger.warning("stream '%s': no ACTIVATE_VERSION in this run: '%s' limits "
+                                   "it to part of the listing", stream.name, limited_by)
+                    continue
                 self._versions[stream.name] = sdk_seam.start_table_version(stream)
         self.meters = StreamMeters(streams)
 

@@ -77,6 +77,11 @@ def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
         th.Property("max_concurrency", th.IntegerType, default=16,
                     description="Partitions (an account's services, a service's metrics) "
                     "fetched at once."),
+        th.Property("partition_concurrency", th.IntegerType,
+                    description="Request windows of one partition (a service's metrics days) "
+                    "fetched at once, out of `max_concurrency`, so a backfill of a few services "
+                    "still uses every worker. 1 fetches them one after another. Default: "
+                    "`max_concurrency`."),
         th.Property("connect_timeout", th.NumberType, default=10,
                     description="Seconds to wait for a connection."),
         th.Property("request_timeout", th.NumberType, default=60,
@@ -156,6 +161,7 @@ class RunSettings:
     retention_days: int
     page_size: int
     max_concurrency: int
+    partition_concurrency: int
     account_ids: frozenset[str] | None
     retry: RetrySettings
     state_interval_s: float
@@ -197,6 +203,7 @@ class RunSettings:
                 "page_size", f"{page_size} is more than the vendor allows ({vendor.max_page_size})"
             )
         accounts = config.get("account_ids")
+        max_concurrency = _positive_int(config, "max_concurrency", 16)
         api_url = config.get("api_url") or vendor.production_url
         if not config.get("sandbox"):
             api_url = check_api_url(
@@ -214,7 +221,8 @@ class RunSettings:
             lookback_days=_positive_int(config, "lookback_days", vendor.lookback_days, zero=True),
             retention_days=vendor.retention_days,
             page_size=page_size,
-            max_concurrency=_positive_int(config, "max_concurrency", 16),
+            max_concurrency=max_concurrency,
+            partition_concurrency=_positive_int(config, "partition_concurrency", max_concurrency),
             account_ids=frozenset(accounts) if accounts else None,
             retry=RetrySettings(
                 max_attempts=_positive_int(config, "max_retries", 5, zero=True) + 1,

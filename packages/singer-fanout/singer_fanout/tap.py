@@ -36,7 +36,7 @@ from typing_extensions import override
 from singer_fanout import redaction, sdk_seam
 from singer_fanout.auth import Auth, StaticHeaders
 from singer_fanout.counters import RunCounters
-from singer_fanout.engine import FanOutEngine
+from singer_fanout.engine import FanOutEngine, Partition
 from singer_fanout.error_rules import ErrorRules
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from singer_fanout.http_client import HttpClient
@@ -45,6 +45,7 @@ from singer_fanout.pacing import Pacer, PublishedRate
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
 from singer_fanout.settings import RunSettings, VendorDefaults
 from singer_fanout.state import PartitionStateBook, StateEmitter
+from singer_fanout.steps import PartitionPlan, WholePartitionPlan
 from singer_fanout.stream import PartitionedStream
 from singer_fanout.summary import RunSummary
 from singer_fanout.writer import StateFlushingWriter
@@ -211,7 +212,9 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
         self._interrupted_by: int | None = None
         sdk_seam.prepare_streams_for_sync(self)
         selected = [stream for stream in self.streams.values() if stream.selected]
-        outputs = StreamOutputs(self.name, selected, self.config)
+        limited_by = ("account_ids" if settings.account_ids is not None
+                      else "shard" if settings.shard is not None else None)
+        outputs = StreamOutputs(self.name, selected, self.config, limited_by=limited_by)
 
         def write_state(state: dict[str, Any]) -> None:
             outputs.before_state()  # a STATE never covers records of an unwritten batch
@@ -225,12 +228,12 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
                                every_s=settings.state_interval_s,
                                every_records=STATE_EVERY_RECORDS)
         engine = FanOutEngine(
-            book=self.state_book,
             emitter=emitter,
             summary=summary,
             max_concurrency=settings.max_concurrency,
-            completed_bookmark=_completed_bookmark,
+            plan_for=plan_partition,
             interrupted=lambda: self._interrupted_by,
+            steps_per_partition=settings.partition_concurrency,
             outputs=outputs,
         )
         roots = [
@@ -319,10 +322,12 @@ def _without_secret(problem: str, secret_settings: list[str]) -> str:
     return redaction.redact(problem)
 
 
-def _completed_bookmark(stream: Any, context: Any, records: list[dict[str, Any]]) -> Any:
+def plan_partition(partition: Partition) -> PartitionPlan:
+    """The kit's streams plan their own partitions; any other stream is fetched whole."""
+    stream = partition.stream
     if isinstance(stream, PartitionedStream):
-        return stream.completed_bookmark(context, records)
-    return None
+        return stream.plan_partition(partition.context, partition.hints)
+    return WholePartitionPlan(stream, partition.context)
 
 
 def _exit(code: int) -> None:

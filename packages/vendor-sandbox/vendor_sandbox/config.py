@@ -40,6 +40,7 @@ DATA_FIELDS = (
     "services_per_account",
     "history_days",
     "deleted_service_rate",
+    "full_history_rate",
     "revision_rate",
 )
 # A running server cannot move to another vendor or socket.
@@ -131,6 +132,13 @@ class SandboxConfig:
         default=0.15,
         metadata=_flag("fraction of services deleted/archived", float),
     )
+    full_history_rate: float = field(
+        default=1 / 3,
+        metadata=_flag(
+            "fraction of services created before the history starts (the others are created "
+            "inside it)", float
+        ),
+    )
     revision_rate: float = field(
         default=0.5,
         metadata=_flag(
@@ -212,6 +220,14 @@ class SandboxConfig:
         default=frozenset(),
         metadata=_flag("account ids whose services and metrics always answer 500", parse_ids),
     )
+    fail_days: frozenset[datetime.date] = field(
+        default=frozenset(),
+        metadata=_flag(
+            "UTC days (YYYY-MM-DD, comma separated): a metrics request whose window touches one "
+            "answers 500",
+            lambda text: frozenset(parse_date(part) for part in parse_ids(text)),
+        ),
+    )
     forbidden_accounts: frozenset[str] = field(
         default=frozenset(),
         metadata=_flag(
@@ -269,6 +285,7 @@ class SandboxConfig:
             if isinstance(value, str):
                 value = parse_ids(value)
             object.__setattr__(self, name, frozenset(value))
+        object.__setattr__(self, "fail_days", frozenset(self.fail_days))
         for name in ("today", "world_date"):
             value = getattr(self, name)
             if isinstance(value, datetime.datetime):
@@ -309,8 +326,8 @@ class SandboxConfig:
                 self.reset_header in RESET_STYLES,
             "cursor_ttl_s must be > 0": self.cursor_ttl_s > 0,
         }
-        for name in (*FAULT_RATE_FIELDS, "deleted_service_rate", "revision_rate",
-                     "failed_report_rate"):
+        for name in (*FAULT_RATE_FIELDS, "deleted_service_rate", "full_history_rate",
+                     "revision_rate", "failed_report_rate"):
             checks[f"{name} must be in 0..1"] = 0.0 <= getattr(self, name) <= 1.0
         total = sum(getattr(self, name) for name in FAULT_RATE_FIELDS)
         checks["the fault rates must add up to at most 1"] = total <= 1.0 + 1e-9
