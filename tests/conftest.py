@@ -1,9 +1,14 @@
-"""How the suite shares two cores: `python3 scripts/dev.py test` runs it on pytest-xdist
-workers (`-n 2 --dist loadgroup`). Three rules make that safe and quick:
+"""Fixtures several test folders share, and how the suite shares two cores.
+
+`project`: the repository's Meltano project copied and `meltano install`ed once per
+session, used by tests/e2e and tests/lake (one install, not one per folder).
+
+`python3 scripts/dev.py test` runs the suite on pytest-xdist workers (`-n 2 --dist
+loadgroup`). Three rules make that safe and quick:
 
 - Tests that share an expensive fixture stay on one worker, so it is built once: every test
-  using a module-scoped fixture is grouped by that fixture's instance (module and
-  parameter), and the session-wide Meltano project of the e2e tests is one group.
+  using a module- or class-scoped fixture is grouped by that fixture's instance (module or
+  class, and parameter), and the session's Meltano project is one group.
 - Work units holding `slow` tests are handed out first, so the long end-to-end tests
   overlap each other instead of trailing in series after the quick ones.
 - An `exclusive` test runs with nothing else running (it times something: rate-limit
@@ -23,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.meltano_project import project  # noqa: F401 - a fixture, registered by import
 
 # Session fixtures worth building once per run rather than once per worker.
 SHARED_SESSION_FIXTURES = ("project",)
