@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,18 @@ def incremental(vendor: str, accounts: int) -> list[Any]:
                              "rate_limit": NO_LIMIT}
     later = T0 + dt.timedelta(days=3)
     config = {"start_date": START.isoformat(), "max_concurrency": 16}
-    with sandbox_process(vendor, today=T0, **knobs) as sandbox:
-        first = run_tap(vendor, {"api_url": sandbox.url, **config,
-                                 "end_date": (T0 - dt.timedelta(days=1)).isoformat()})
-    assert first.returncode == 0
-    with sandbox_process(vendor, today=later, **knobs) as sandbox:
-        second = run_tap(vendor, {"api_url": sandbox.url, **config,
-                                  "end_date": (later - dt.timedelta(days=1)).isoformat()},
-                         state=first.final_state)
-        stats = sandbox.stats()
+    with tempfile.TemporaryDirectory() as folder:
+        state = Path(folder) / "state.json"
+        with sandbox_process(vendor, today=T0, **knobs) as sandbox:
+            first = run_tap(vendor, {"api_url": sandbox.url, **config,
+                                     "end_date": (T0 - dt.timedelta(days=1)).isoformat()},
+                            state_out=state)
+        assert first.returncode == 0
+        with sandbox_process(vendor, today=later, **knobs) as sandbox:
+            second = run_tap(vendor, {"api_url": sandbox.url, **config,
+                                      "end_date": (later - dt.timedelta(days=1)).isoformat()},
+                             state_in=state)
+            stats = sandbox.stats()
     assert second.returncode == 0
     world = SandboxConfig(vendor=vendor, today=T0, **{k: v for k, v in knobs.items()  # type: ignore[arg-type]
                                                       if k != "rate_limit"})

@@ -1,13 +1,13 @@
-"""STATE at scale: total STATE bytes of a run against its final state, and memory per service.
+"""STATE at scale: a run's total STATE bytes against its final state, and memory per service.
 
-Every STATE message carries the whole state. Written every `state_interval_seconds`, a long
-run's STATE bytes grow with its length times the state's size; with `state_checkpoint_share`
-(default 0.125) a STATE also waits for that share of the partitions to move. Both runs go
-against the same world, with intervals short enough that each run spans many of them (the
-ratio depends on how many intervals a run lasts, not on their length).
+Each size is synced twice per policy against one sandbox (VendorX, no latency, a rate limit
+that makes the run last many state intervals): a first run from no state, then an
+incremental run from the first run's final state (the state is full-size from its start).
+The old policy (`state_redo_percent: 0`: a STATE every `state_interval_seconds`) and the
+new one (the default) run in the same process tree, so the ratios compare like with like.
 
-    python benchmarks/scale.py                 # 10,000 and 100,000 services
-    python benchmarks/scale.py --quick         # 2,000 and 10,000 services
+    python benchmarks/scale.py            # 10,000 and 100,000 services (about 12 minutes)
+    python benchmarks/scale.py --quick    # 1,000 and 3,000 services, first runs (< 1 min)
 """
 
 from __future__ import annotations
@@ -15,58 +15,94 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import run_tap, sandbox_process, table
+from benchmarks.harness import TapResult, run_tap, sandbox_process, table
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
-NO_LIMIT = 1_000_000
+DAYS = 3
+SERVICES_PER_ACCOUNT = 500
+POLICIES = {"old: every interval": 0, "new: default": None}
 
 
-def scale(services: int, runs: dict[str, dict[str, Any]]) -> list[list[Any]]:
-    per_account = 100 if services <= 20_000 else 500
-    world = {"seed": 2, "accounts": services // per_account,
-             "services_per_account": (per_account, per_account), "history_days": 5,
-             "deleted_service_rate": 0, "rate_limit": NO_LIMIT}
-    rows = []
-    with sandbox_process("x", **world) as sandbox:
-        for label, extra in runs.items():
-            start = (TODAY - dt.timedelta(days=3)).isoformat()
-            config = {"api_url": sandbox.url, "start_date": start, "max_concurrency": 16,
-                      **extra}
-            result = run_tap("x", config)
-            assert result.returncode == 0, f"{label}: exit {result.returncode}"
-            intervals = result.seconds / float(extra.get("state_interval_seconds", 10))
-            rows.append([services, label, f"{result.seconds:.0f}", f"{intervals:.0f}",
-                         result.state_messages, f"{result.state_bytes / 1e6:.1f}",
-                         f"{result.final_state_bytes / 1e6:.2f}",
-                         f"{result.state_bytes / max(result.final_state_bytes, 1):.1f}x",
-                         f"{result.peak_rss_mb:.0f}",
-                         f"{result.peak_rss_mb * 1024 * 1024 / services / 1024:.2f}"])
-    return rows
+@dataclass(frozen=True)
+class Size:
+    services: int
+    # Requests per second the sandbox allows and the STATE interval: the run lasts
+    # services / rate seconds, at least 10 intervals.
+    rate_per_s: int
+    interval_s: float
+
+
+FULL = (Size(10_000, 500, 0.5), Size(100_000, 1_000, 1.0))
+# First runs only (an incremental run of the same day moves no bookmark: one STATE).
+QUICK = (Size(1_000, 300, 0.25), Size(3_000, 900, 0.25))
+
+
+def run_size(size: Size, *, incremental: bool) -> list[tuple[str, str, TapResult]]:
+    accounts = size.services // SERVICES_PER_ACCOUNT
+    world = {"seed": 13, "accounts": accounts,
+             "services_per_account": (SERVICES_PER_ACCOUNT, SERVICES_PER_ACCOUNT),
+             "history_days": DAYS + 5, "deleted_service_rate": 0, "latency_ms": 0,
+             "rate_limit": size.rate_per_s, "rate_limit_window_s": 1}
+    results = []
+    with sandbox_process("x", **world) as sandbox, tempfile.TemporaryDirectory() as tmp:
+        for policy, percent in POLICIES.items():
+            config: dict[str, Any] = {
+                "api_url": sandbox.url, "max_concurrency": 16,
+                "start_date": (TODAY - dt.timedelta(days=DAYS)).isoformat(),
+                "state_interval_seconds": size.interval_s,
+            }
+            if percent is not None:
+                config["state_redo_percent"] = percent
+            state = Path(tmp) / f"state-{percent}.json"
+            runs = [("first", run_tap("x", config, state_out=state))]
+            if incremental:
+                runs.append(("incremental", run_tap("x", config, state_in=state)))
+            for kind, result in runs:
+                assert result.returncode == 0, f"{policy} {kind}: exit {result.returncode}"
+                results.append((policy, kind, result))
+    return results
+
+
+def row(size: Size, policy: str, kind: str, result: TapResult) -> list[Any]:
+    final = result.final_state_bytes
+    return [f"{size.services:,}", policy, kind, f"{result.seconds:.0f}",
+            f"{result.seconds / size.interval_s:.0f}", result.state_messages,
+            f"{result.state_bytes / 1e6:.1f}", f"{final / 1e6:.2f}",
+            f"{result.state_bytes / final:.1f}x", f"{result.peak_rss_mb:.0f}",
+            f"{result.peak_rss_mb * 1024 / size.services:.2f}"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="2,000 and 10,000 services")
-    args = parser.parse_args()
-    sizes = (2_000, 10_000) if args.quick else (10_000, 100_000)
-    print(f"# STATE at scale ({'quick' if args.quick else 'full'}, {TODAY})")
-    rows: list[list[Any]] = []
-    for services in sizes:
-        # An interval that makes each run span dozens of them on this machine.
-        interval = 0.2 if services <= 10_000 else 1.0
-        rows += scale(services, {
-            "every interval (share 0, before)": {"state_interval_seconds": interval,
-                                                 "state_checkpoint_share": 0},
-            "share 0.125 (default)": {"state_interval_seconds": interval},
-        })
-    table("VendorX, 3 days per service, no latency",
-          ["services", "STATE written", "seconds", "intervals", "STATE messages", "STATE MB",
-           "final state MB", "total / final", "peak RSS MB", "RSS KB/service"], rows)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="1,000 and 3,000 services, first runs only")
+    quick = parser.parse_args().quick
+    sizes = QUICK if quick else FULL
+    kinds = ("first",) if quick else ("first", "incremental")
+    rows, peaks = [], {}
+    for size in sizes:
+        for policy, kind, result in run_size(size, incremental=not quick):
+            rows.append(row(size, policy, kind, result))
+            peaks[(size.services, policy, kind)] = result.peak_rss_mb
+    table(f"STATE bytes and memory, VendorX, {DAYS} days, no latency, rate-limited",
+          ["services", "policy", "run", "wall s", "state intervals", "STATE msgs",
+           "STATE MB", "final state MB", "total / final", "peak RSS MB", "RSS KB/service"],
+          rows)
+    small, large = sizes[0].services, sizes[-1].services
+    marginal = []
+    for policy in POLICIES:
+        for kind in kinds:
+            extra_mb = peaks[(large, policy, kind)] - peaks[(small, policy, kind)]
+            marginal.append([policy, kind, f"{extra_mb * 1024 / (large - small):.2f}"])
+    table(f"peak RSS per extra service, {small:,} -> {large:,} services",
+          ["policy", "run", "KB per service"], marginal)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 from singer_sdk.streams import Stream
 
@@ -70,6 +70,18 @@ class WindowResult(StepResult):
 FetchWindow = Callable[[Context, dt.date, dt.date], WindowAnswer]
 
 
+class WindowStep(Step, Protocol):
+    """A step of one window: the window's own step, or a follow-up of it."""
+
+    @property
+    def window(self) -> DayWindow: ...
+
+
+# Builds a window's first step when fetching it is more than one request-and-answer (a
+# report job: submit, then polls); the step and its follow-ups carry `window`.
+StartWindow = Callable[[DayWindow], WindowStep]
+
+
 @dataclass(frozen=True)
 class DayWindowStep:
     """One window of one partition: the stream's `fetch_window`, post-processed, in a worker."""
@@ -87,7 +99,12 @@ class DayWindowStep:
 
 
 class DayWindowPlan:
-    """Windows of one partition; its bookmark and unsettled days move as they finish."""
+    """Windows of one partition; its bookmark and unsettled days move as they finish.
+
+    Either `due` (the days a finality-aware stream planned, see `finality.py`) or `days`
+    (one inclusive range, for a stream that re-reads a fixed lookback; no unsettled days
+    are tracked then).
+    """
 
     def __init__(
         self,
@@ -95,17 +112,26 @@ class DayWindowPlan:
         stream: Stream,
         context: Context,
         book: PartitionStateBook,
-        due: DuePlan,
-        lifetime: Lifetime,
         max_window_days: int,
-        fetch: FetchWindow,
+        fetch: Callable[[Context, dt.date, dt.date], Any],
+        due: DuePlan | None = None,
+        days: tuple[dt.date, dt.date] | None = None,
+        lifetime: Lifetime | None = None,
+        start: StartWindow | None = None,
     ) -> None:
         self._stream = stream
         self._context = context
         self._book = book
+        self._tracks_finality = due is not None
+        if due is None:
+            bookmark = book.bookmark(stream.name, context)
+            due = DuePlan(days=_range(days) if days else [],
+                          bookmark=dt.date.fromisoformat(str(bookmark)[:10]) if bookmark
+                          else None, unsettled=set(), ends=None)
         self._due = due
-        self._lifetime = lifetime
+        self._lifetime = lifetime or Lifetime()
         self._fetch = fetch
+        self._start = start
         self._windows = [DayWindow(first, last, index) for index, (first, last)
                          in enumerate(runs_of_days(due.days, max_window_days))]
         old = due.bookmark
@@ -121,21 +147,24 @@ class DayWindowPlan:
         return self._windows
 
     def steps(self) -> Sequence[Step]:
+        if self._start is not None:
+            return [self._start(window) for window in self._windows]
         return [DayWindowStep(self._stream, self._context, window, self._fetch)
                 for window in self._windows]
 
     def step_done(self, step: Step, result: StepResult) -> None:
-        assert isinstance(step, DayWindowStep)
-        assert isinstance(result, WindowResult)
-        window = step.window
+        if result.then:
+            return  # the window goes on in its follow-up steps (a report still pending)
+        window = cast("WindowStep", step).window
+        unsettled: set[dt.date] = getattr(result, "unsettled", set())
         old = self._due.bookmark
         if old is not None and window.first <= old:
             # Days up to the old bookmark: settled now, or still not final.
             settled = {day for day in window.days() if day <= old}
             self._unsettled -= settled
-            self._unsettled |= {day for day in result.unsettled if day <= old}
+            self._unsettled |= {day for day in unsettled if day <= old}
         if window.index in self._new:
-            self._finished_new[window.index] = result
+            self._finished_new[window.index] = WindowResult(result.records, unsettled=unsettled)
         reached = None
         while self._prefix < len(self._new) and self._new[self._prefix] in self._finished_new:
             index = self._new[self._prefix]
@@ -150,8 +179,8 @@ class DayWindowPlan:
         if reached is not None:
             self._book.advance(self._stream.name, self._context, key, reached.isoformat())
         entry = self._book.entry(self._stream.name, self._context)
-        if entry is None:
-            return  # nothing bookmarked yet: the first windows past it are still running
+        if entry is None or not self._tracks_finality:
+            return  # nothing bookmarked yet, or a stream that re-reads a fixed lookback
         entry[UNSETTLED_KEY] = encode_days(self._unsettled)
         if self._prefix == len(self._new) and self._lifetime.gone and self._new:
             self._note_end(entry)
@@ -180,6 +209,11 @@ class DayWindowPlan:
             end = self._last_seen or self._due.bookmark or first_read - ONE_DAY
         if end is not None:
             entry[ENDS_KEY] = end.isoformat()
+
+
+def _range(days: tuple[dt.date, dt.date]) -> list[dt.date]:
+    first, last = days
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _day_of(record: Record) -> dt.date | None:
