@@ -32,7 +32,7 @@ from singer_sdk.streams import Stream
 from singer_fanout.emit import RecordEmitter
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from singer_fanout.record_check import check_records
-from singer_fanout.state import PartitionStateBook, StateEmitter
+from singer_fanout.state import PartitionKey, PartitionStateBook, StateEmitter, partition_key
 from singer_fanout.summary import RunSummary
 
 logger = logging.getLogger("singer_fanout.engine")
@@ -114,7 +114,9 @@ class FanOutEngine:
         self._waiting: list[deque[Partition]] = []
         self._emitters: dict[str, RecordEmitter] = {}
         self._busy: Counter[str] = Counter()  # partitions in flight per rate-limit scope
-        self._scheduled: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
+        # What the listings produced: every partition planned, and those read whole.
+        self.scheduled: set[tuple[str, PartitionKey]] = set()
+        self.read_whole: set[tuple[str, PartitionKey]] = set()
         self._listed: dict[str, set[tuple[Any, ...]]] = {}  # listing keys emitted, per stream
 
     def run(self, roots: list[Stream]) -> None:
@@ -154,10 +156,10 @@ class FanOutEngine:
 
     def _schedule(self, job: Partition) -> bool:
         """Queue `job` unless this run already did (then False)."""
-        identity = (job.stream.name, tuple(sorted((job.context or {}).items())))
-        if identity in self._scheduled:
+        identity = (job.stream.name, partition_key(job.context or {}))
+        if identity in self.scheduled:
             return False  # listed twice (a shifted page): it is synced once
-        self._scheduled.add(identity)
+        self.scheduled.add(identity)
         while len(self._waiting) <= job.depth:
             self._waiting.append(deque())
         self._waiting[job.depth].append(job)
@@ -198,6 +200,7 @@ class FanOutEngine:
                 self._book.advance(stream.name, job.context or {}, stream.replication_key,
                                    bookmark)
         self._emitter.changed(len(records))
+        self.read_whole.add((stream.name, partition_key(job.context or {})))
         self._summary.partition_ok(stream.name, len(records) if stream.selected else 0)
         return [child for child in children if self._schedule(child)]
 

@@ -13,6 +13,8 @@ everything emitted).
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import logging
 import os
 import re
@@ -20,7 +22,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from types import FrameType
-from typing import Any, ClassVar, cast
+from typing import IO, Any, ClassVar, cast
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
@@ -36,16 +38,25 @@ from typing_extensions import override
 
 from singer_fanout import redaction
 from singer_fanout.auth import Auth, StaticHeaders
+from singer_fanout.config_check import check_setting_names, check_writable
 from singer_fanout.counters import RunCounters
+from singer_fanout.dates import utc_today
 from singer_fanout.engine import FanOutEngine
 from singer_fanout.error_rules import ErrorRules
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from singer_fanout.http_client import HttpClient
+from singer_fanout.listings import (
+    AccountNotListed,
+    ListingsSeen,
+    accounts_not_listed,
+    unlisted_bookmarks,
+)
 from singer_fanout.pacing import Pacer, PublishedRate
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
 from singer_fanout.settings import RunSettings, VendorDefaults
 from singer_fanout.state import PartitionStateBook, StateEmitter
-from singer_fanout.stream import PartitionedStream
+from singer_fanout.state_file import WRITTEN_BY, StreamShape, UnusableState, check_state
+from singer_fanout.stream import PartitionedStream, SelectedAccountsOnly
 from singer_fanout.summary import RunSummary
 from singer_fanout.writer import StateFlushingWriter
 
@@ -116,7 +127,11 @@ class FanOutTap(Tap):
     @cached_property
     def run_settings(self) -> RunSettings:
         redaction.protect(self.config, self.config_jsonschema)
-        return RunSettings.from_config(self.config, self.vendor)
+        check_setting_names(self.config, self.config_jsonschema["properties"], self.name)
+        settings = RunSettings.from_config(self.config, self.vendor)
+        if settings.summary_path:
+            check_writable("summary_path", settings.summary_path)
+        return settings
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -197,6 +212,8 @@ class FanOutTap(Tap):
         self._interrupted_by: int | None = None
         self._reset_state_progress_markers()
         self._set_compatible_replication_methods()
+        # So that no other tap takes this state for its own.
+        self.state_book.state[WRITTEN_BY] = self.name
         summary = RunSummary(self.name, self.counters,
                              progress_every_s=settings.progress_interval_s,
                              concurrency=settings.max_concurrency,
@@ -225,6 +242,7 @@ class FanOutTap(Tap):
                     stream._write_schema_message()
             self._syncing = True
             engine.run(roots)
+            self._check_listings(engine, summary)
             if summary.failed_partitions:
                 outcome = "partial_failure"
         except RunInterrupted:
@@ -246,6 +264,22 @@ class FanOutTap(Tap):
         if outcome == "partial_failure":
             raise PartialFailure(f"{summary.failed_partitions} partition(s) failed; see the "
                                  "run summary")
+
+    def _check_listings(self, engine: FanOutEngine, summary: RunSummary) -> None:
+        """Name `account_ids` the vendor did not list; count (or prune) stale bookmarks."""
+        settings = self.run_settings
+        root = next(s for s in self.streams.values() if isinstance(s, SelectedAccountsOnly))
+        seen = ListingsSeen(engine.scheduled, engine.read_whole, root.name,
+                            root.listed_account_ids)
+        for account in accounts_not_listed(settings, seen):
+            summary.partition_failed(root.name, {"account_id": account},
+                                     AccountNotListed(account))
+        for stream, contexts in unlisted_bookmarks(self.state_book, self.streams, settings,
+                                                   seen).items():
+            summary.unlisted_state[stream] = len(contexts)
+            if settings.prune_unlisted_state:
+                self.state_book.forget(stream, contexts)
+                summary.unlisted_state_pruned = True
 
     def _write_state(self, state: dict[str, Any]) -> None:
         self.write_message(StateMessage(value=state))
@@ -269,9 +303,14 @@ class FanOutTap(Tap):
         catalog: Any = None,
     ) -> None:
         try:
+            if state is not None:
+                state = cls._checked_state(state)
             super().invoke(about=about, about_format=about_format, config=config, state=state,
                            catalog=catalog)
         except (ConfigurationProblem, CredentialRejected) as error:
+            cls.logger.error("%s", error)
+            _exit(EXIT_CONFIGURATION)
+        except UnusableState as error:
             cls.logger.error("%s", error)
             _exit(EXIT_CONFIGURATION)
         except ConfigValidationError as error:
@@ -283,6 +322,22 @@ class FanOutTap(Tap):
             _exit(EXIT_PARTIAL_FAILURE)
         except RunInterrupted:
             _exit(EXIT_INTERRUPTED)
+
+
+    @classmethod
+    def _checked_state(cls, state_file: IO[str]) -> IO[str]:
+        """The `--state` file, checked against this tap's streams (see state_file.py)."""
+        # Stream classes declare these as class attributes (the SDK types them per instance).
+        declared: list[Any] = list(cls.stream_types)
+        shapes = {
+            stream.name: StreamShape(getattr(stream, "context_keys", ()), stream.replication_key)
+            for stream in declared
+        }
+        checked = check_state(state_file.read(), getattr(state_file, "name", "--state"),
+                              tap_name=cls.name, streams=shapes, today=utc_today())
+        for level, message in checked.notes:
+            cls.logger.log(level, "%s", message)
+        return io.StringIO(json.dumps(checked.state))
 
 
 def _without_secret(problem: str, secret_settings: list[str]) -> str:
