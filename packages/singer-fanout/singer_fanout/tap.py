@@ -7,7 +7,7 @@ summary, exit codes, secret redaction) comes from here.
 Exit codes (the CLI): 0 success; 1 finished but some partitions failed (everything else was
 emitted and bookmarked); 2 configuration or credential problem (nothing was requested, or
 the vendor rejected the credential); 3 interrupted by SIGTERM/SIGINT (state written for
-everything emitted).
+everything emitted); 4 the target stopped reading (stdout is a broken pipe).
 """
 
 from __future__ import annotations
@@ -64,6 +64,11 @@ EXIT_OK = 0
 EXIT_PARTIAL_FAILURE = 1
 EXIT_CONFIGURATION = 2
 EXIT_INTERRUPTED = 3
+EXIT_TARGET_STOPPED_READING = 4
+TARGET_STOPPED_READING = (
+    "the target stopped reading (the tap's output is a broken pipe: the target exited or "
+    "closed its input); stopping. Resume from the last STATE the target acknowledged"
+)
 # "<value> is not of type 'string' in config['api_token']": the type, without the value.
 _WANTED_TYPE = re.compile(r" is not of type ('[^']*'(?:, '[^']*')*) in config\[")
 # STATE also goes out after this many records, whatever the time interval says.
@@ -72,6 +77,10 @@ STATE_EVERY_RECORDS = 50_000
 
 class PartialFailure(Exception):
     """The run finished, but some partitions failed; their bookmarks did not move."""
+
+
+class TargetStoppedReading(Exception):
+    """Nothing reads the tap's output any more: the run cannot deliver anything."""
 
 
 class FanOutTap(Tap):
@@ -252,15 +261,25 @@ class FanOutTap(Tap):
             outcome = "credential_rejected"
             summary.fatal_error = str(error)
             raise
+        except BrokenPipeError:
+            outcome = "target_stopped_reading"
+            summary.fatal_error = TARGET_STOPPED_READING
+            raise TargetStoppedReading(TARGET_STOPPED_READING) from None
         except BaseException as error:
             outcome = "error"
             summary.fatal_error = f"{type(error).__name__}: {error}"
             raise
         finally:
             self._syncing = False
-            emitter.write_now()  # what was emitted stays bookmarked, whatever happened
+            if outcome != "target_stopped_reading":
+                try:
+                    emitter.write_now()  # what was emitted stays bookmarked, whatever happened
+                except BrokenPipeError:
+                    outcome, summary.fatal_error = "target_stopped_reading", TARGET_STOPPED_READING
             summary.finish(outcome, settings.summary_path)
             self._resources.close()
+        if outcome == "target_stopped_reading":
+            raise TargetStoppedReading(TARGET_STOPPED_READING)
         if outcome == "partial_failure":
             raise PartialFailure(f"{summary.failed_partitions} partition(s) failed; see the "
                                  "run summary")
@@ -320,6 +339,9 @@ class FanOutTap(Tap):
         except PartialFailure as error:
             cls.logger.error("%s", error)
             _exit(EXIT_PARTIAL_FAILURE)
+        except TargetStoppedReading as error:
+            cls.logger.error("%s", error)
+            _exit(EXIT_TARGET_STOPPED_READING)
         except RunInterrupted:
             _exit(EXIT_INTERRUPTED)
 
@@ -359,9 +381,9 @@ def _completed_bookmark(stream: Any, context: Any, records: list[dict[str, Any]]
 
 def _exit(code: int) -> None:
     """Leave now: flush what was written, but do not wait for workers stuck on a socket."""
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        logging.shutdown()
+    # Each on its own: a broken stdout (the target went away) must not keep the log unflushed.
+    for flush in (sys.stdout.flush, sys.stderr.flush, logging.shutdown):
+        with contextlib.suppress(Exception):
+            flush()
     os._exit(code)
 
