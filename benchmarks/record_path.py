@@ -19,7 +19,9 @@ from typing import Any
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
 
 from singer_fanout.engine import FanOutEngine, Partition
+from singer_fanout.outputs import StreamOutputs
 from singer_fanout.state import StateEmitter
+from singer_fanout.steps import WholePartitionPlan
 from singer_fanout.summary import RunSummary
 from tap_vendorx.tap import TapVendorX
 
@@ -59,13 +61,13 @@ def child(variant: str, count: int) -> None:
         metrics.sync(context=dict(CONTEXT))
     else:
         engine = FanOutEngine(
-            book=tap.state_book,
             emitter=StateEmitter(tap._write_state, tap.state_book.state, every_s=10,
                                  every_records=50_000),
             summary=RunSummary(tap.name, tap.counters),
             max_concurrency=1,
-            completed_bookmark=lambda stream, context, records: None,
+            plan_for=lambda partition: WholePartitionPlan(partition.stream, partition.context),
             interrupted=lambda: None,
+            outputs=StreamOutputs(tap.name, [metrics], tap.config),
         )
         engine.run_partitions([Partition(metrics, dict(CONTEXT), 0)])
     sys.stdout.flush()

@@ -75,6 +75,14 @@ def bookmarks_in(state: dict[str, Any] | None) -> dict[tuple[str, str], str]:
             for p in partitions}
 
 
+def days_read_after(bookmark: str | None, vendor: str, start: dt.date, end: dt.date) -> int:
+    """Days a run reads for a service bookmarked at `bookmark` (None: from start_date)."""
+    if bookmark is None:
+        return (end - start).days + 1
+    reread = dt.date.fromisoformat(bookmark) - dt.timedelta(days=LOOKBACK[vendor])
+    return (end - max(start, reread)).days + 1
+
+
 def metric_keys_by_service(truth: Truth) -> dict[tuple[str, str], list[str]]:
     days: dict[tuple[str, str], list[str]] = {}
     for account, service, day in truth["metrics"]:

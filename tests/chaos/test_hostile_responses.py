@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from tests.chaos.checks import (
-    LOOKBACK,
     assert_each_key_once,
     assert_lands,
+    days_read_after,
     metric_keys_by_service,
     the_metrics_failure,
     truth_of,
@@ -123,9 +123,12 @@ def test_a_hostile_answer_fails_only_its_partition_and_says_why(hostile, mode):
     assert service in message
     assert DAY.search(message), message
     assert message in hostile.first.stderr
-    # Nothing of it was emitted and its bookmark did not move.
+    # Nothing of it was emitted, and its bookmark covers none of its days: the windows are
+    # bookmarked by prefix, so at most days before the service had data are behind it.
     assert all(r["service_id"] != service for r in hostile.first.records["metrics"])
-    assert (account, service) not in hostile.first.bookmarks()
+    bookmark = hostile.first.bookmarks().get((account, service))
+    first_day = min(key[2] for key in hostile.truth["metrics"] if key[1] == service)
+    assert bookmark is None or bookmark < first_day
 
 
 def test_malformed_json_is_retried_before_the_partition_fails(hostile):
@@ -177,7 +180,12 @@ def test_everything_else_lands_and_the_next_run_fills_exactly_the_gap(hostile):
     assert_lands(hostile.vendor, [hostile.first, hostile.second], hostile.truth)
     start, end = window(hostile.config)
     gap = failed | {s for a, s in hostile.truth["services"] if a == hostile.account}
+    bookmarks = hostile.first.bookmarks()
+    assert all(bookmarks[key] == hostile.config["end_date"]
+               for key in hostile.truth["services"] if key[1] not in gap)
+
+    # The failed partitions' bookmarks only cover days before they had data (if any).
     assert hostile.days_read == {
-        service: (end - start).days + 1 if service in gap else LOOKBACK[hostile.vendor] + 1
-        for _, service in hostile.truth["services"]
+        key[1]: days_read_after(bookmarks.get(key), hostile.vendor, start, end)
+        for key in hostile.truth["services"]
     }

@@ -30,16 +30,19 @@ def chromium() -> str:
     raise AssertionError  # unreachable: skip raises
 
 
-def run_browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_browser(
+    page: Path, profile: Path, *args: str, fragment: str = "",
+) -> subprocess.CompletedProcess[str]:
+    url = page.resolve().as_uri() + (f"#{fragment}" if fragment else "")
     return subprocess.run(
-        [chromium(), *FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri()],
+        [chromium(), *FLAGS, f"--user-data-dir={profile}", *args, url],
         capture_output=True, text=True, timeout=120, check=False,
     )
 
 
-def dump_dom(page: Path, profile: Path) -> str:
+def dump_dom(page: Path, profile: Path, fragment: str = "") -> str:
     """The DOM after the page's scripts ran."""
-    done = run_browser(page, profile, "--dump-dom")
+    done = run_browser(page, profile, "--dump-dom", fragment=fragment)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 

@@ -105,6 +105,24 @@ def _not_final(vendor: str, row: dict[str, Any]) -> bool:
     return NOT_FINAL[vendor](row)
 
 
+# Each vendor's documented "this service is gone" field.
+ENDED: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "x": lambda row: row.get("deleted_at") is not None,
+    "y": lambda row: bool(row.get("archived")),
+    "z": lambda row: row.get("archived_at") is not None,
+}
+
+
+def ended_services(lake: Path, vendor: str) -> set[Service]:
+    """Services any `services` record of the lake says were deleted or archived."""
+    return {
+        (row["account_id"], row["service_id"])
+        for path in (lake / f"vendor{vendor}" / "services").rglob("*.parquet")
+        for row in pq.ParquetFile(path).read().to_pylist()
+        if ENDED[vendor](row)
+    }
+
+
 def days_in_lake(lake: Path, vendor: str) -> dict[Service, dict[dt.date, bool]]:
     """(account, service) -> {day: final?}; a day is final when any of its records is."""
     found: dict[Service, dict[dt.date, bool]] = {}
@@ -137,8 +155,10 @@ def missing_ranges(
 def expected_status(
     found: dict[Service, dict[dt.date, bool]],
     failed: frozenset[Service] | set[Service] = frozenset(),
+    ended: frozenset[Service] | set[Service] = frozenset(),
 ) -> dict[Service, dict[dt.date, str]]:
     """Per service and day: final / not_final / missing, as the coverage docs define it."""
+    failed = set(failed) - set(ended)
     vendor_first = min(min(days) for days in found.values())
     vendor_last = max(max(days) for days in found.values())
     expected: dict[Service, dict[dt.date, str]] = {}

@@ -13,8 +13,15 @@ import shutil
 
 import pytest
 
-from tests.coverage.browser import dump_dom, parse_heatmap, screenshot
-from tests.coverage.lake_runs import DAY, coverage, days_in_lake, expected_status, tap_into_loader
+from tests.coverage.browser import chromium, dump_dom, parse_heatmap, screenshot
+from tests.coverage.lake_runs import (
+    DAY,
+    coverage,
+    days_in_lake,
+    ended_services,
+    expected_status,
+    tap_into_loader,
+)
 from tests.taps.conftest import BASE_TODAY, sandbox_config, tap_config
 from vendor_sandbox import run_sandbox
 
@@ -23,6 +30,7 @@ VENDOR = "x"
 
 @pytest.fixture(scope="module")
 def lake_with_gaps(tmp_path_factory):
+    chromium()  # skip before building the lake when there is no browser
     tmp_path = tmp_path_factory.mktemp("coverage-page")
     lake = tmp_path / "lake"
     early_end, end = BASE_TODAY - 4 * DAY, BASE_TODAY - DAY
@@ -30,8 +38,9 @@ def lake_with_gaps(tmp_path_factory):
         config = tap_config(VENDOR, sandbox.url, end_date=early_end.isoformat(), max_retries=0)
         first = tap_into_loader(VENDOR, config, lake, tmp_path)
         assert first.tap_returncode == 0, first.tap_stderr[-3000:]
-        found = days_in_lake(lake, VENDOR)
-        victim = sorted(key for key, days in found.items() if max(days) == early_end)[-1]
+        found, ended = days_in_lake(lake, VENDOR), ended_services(lake, VENDOR)
+        victim = sorted(key for key, days in found.items()
+                        if max(days) == early_end and key not in ended)[-1]
         sandbox.update(fail_services=frozenset({victim[1]}))
         second = tap_into_loader(VENDOR, {**config, "end_date": end.isoformat()}, lake,
                                  tmp_path, state=first.state)
@@ -61,7 +70,8 @@ def test_the_rendered_heatmap_matches_the_lake(lake_with_gaps, tmp_path):
     shown = parse_heatmap(dump_dom(page, tmp_path / "profile"))
     assert shown.body.get("data-rendered") == "true", "the page's script did not finish"
 
-    expected = expected_status(days_in_lake(lake, VENDOR), failed={victim})
+    expected = expected_status(days_in_lake(lake, VENDOR), failed={victim},
+                               ended=ended_services(lake, VENDOR))
     drawn: dict[tuple[str, str], dict[dt.date, str]] = {}
     for row in shown.rows:
         assert row["vendor"] == f"vendor{VENDOR}"
@@ -80,6 +90,12 @@ def test_the_rendered_heatmap_matches_the_lake(lake_with_gaps, tmp_path):
     for status in ("final", "not_final", "missing"):
         assert shown.totals[(f"vendor{VENDOR}", status)] == sum(
             s == status for days in expected.values() for s in days.values())
+
+    # `#only-gaps` draws only the services with missing days (the failed one among them).
+    filtered = parse_heatmap(dump_dom(page, tmp_path / "profile", fragment="only-gaps"))
+    assert {(row["data-account"], row["data-service"]) for row in filtered.rows} == {
+        key for key, days in expected.items() if "missing" in days.values()}
+    assert len(filtered.rows) < len(shown.rows)
 
 
 def test_the_page_draws_something_a_person_can_read(lake_with_gaps, tmp_path):

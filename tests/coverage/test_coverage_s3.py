@@ -30,8 +30,10 @@ def test_an_s3_lake_reads_like_its_local_copy(s3, tmp_path):  # noqa: F811 - fix
     plain = sandbox_config(VENDOR)
     config_window = tap_config(VENDOR, "http://unused")
     first_day = BASE_TODAY - 20 * DAY
-    truth = expected(plain, first_day, BASE_TODAY - DAY)["metrics"]
-    victim = sorted({(account, service) for account, service, _ in truth})[0]
+    world = expected(plain, first_day, BASE_TODAY - DAY)
+    truth = world["metrics"]
+    victim = sorted({(account, service) for account, service, _ in truth
+                     if world["services"][(account, service)]["deleted_at"] is None})[0]
     # An account whose listing fails on its first run has no service in the lake to mark.
     lost_account = sorted({account for account, _, _ in truth} - {victim[0]})[0]
     with run_sandbox(sandbox_config(VENDOR, fail_services={victim[1]},

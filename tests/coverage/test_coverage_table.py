@@ -17,6 +17,7 @@ from tests.coverage.lake_runs import (
     coverage,
     coverage_script,
     days_in_lake,
+    ended_services,
     expected_status,
     missing_ranges,
     tap_into_loader,
@@ -54,8 +55,9 @@ def test_gaps_from_failed_partitions_fail_the_check_until_the_next_run_fills_the
 
         # In run 2 a service that has days up to the end of run 1 fails, and so does the
         # services listing of another account.
-        found = days_in_lake(lake, vendor)
-        victim = sorted(key for key, days in found.items() if max(days) == early_end)[0]
+        found, ended = days_in_lake(lake, vendor), ended_services(lake, vendor)
+        victim = sorted(key for key, days in found.items()
+                        if max(days) == early_end and key not in ended)[0]
         account = sorted({a for a, _ in found} - {victim[0]})[0]
         sandbox.update(fail_services=frozenset({victim[1]}), fail_accounts=frozenset({account}))
         config = {**config, "end_date": end.isoformat()}
@@ -63,7 +65,8 @@ def test_gaps_from_failed_partitions_fail_the_check_until_the_next_run_fills_the
         assert second.tap_returncode == 1, second.tap_stderr[-3000:]
         gaps = coverage_script(lake)  # the real console script, once
         failed = {victim} | {key for key in found if key[0] == account}
-        expected_gaps = missing_ranges(expected_status(days_in_lake(lake, vendor), failed))
+        expected_gaps = missing_ranges(expected_status(
+            days_in_lake(lake, vendor), failed, ended_services(lake, vendor)))
 
         sandbox.update(fail_services=frozenset(), fail_accounts=frozenset())
         third = tap_into_loader(vendor, config, lake, tmp_path, state=second.state)

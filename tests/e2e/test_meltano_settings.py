@@ -43,6 +43,8 @@ def test_config_list_shows_every_default(project):
         assert value in lines[name], lines[name]
         assert "None" not in lines[name], lines[name]
     assert "stream_maps" in lines
+    assert "False (default)" in lines["emit_activate_version_messages"]
+    assert "batch_config" in lines
 
 
 def test_select_and_config_set_keep_meltano_yml_correct(restored):

@@ -26,7 +26,3 @@ def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
         monkeypatch.setenv(name, value)
     return s3_server
 
-
-# The installed Meltano project of the e2e tests, for `meltano run ... target-parquet` into a
-# bucket (imported: a fixture is visible only below the conftest that defines it).
-from tests.e2e.conftest import project  # noqa: E402, F401

@@ -97,10 +97,13 @@ class S3Server:
 
 
 @contextlib.contextmanager
-def run_s3_server(log_path: Path) -> Iterator[S3Server]:
+def run_s3_server(log_path: Path, *, enforce_auth: bool = True) -> Iterator[S3Server]:
+    """moto_server on a free loopback port; with `enforce_auth`, only the IAM key works."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(_SETUP_REQUESTS)}
+    env = dict(os.environ)
+    if enforce_auth:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(_SETUP_REQUESTS)
     server_bin = Path(sys.executable).parent / "moto_server"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

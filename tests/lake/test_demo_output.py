@@ -1,8 +1,10 @@
 """What the demo prints after its run: rows and distinct keys labelled apart, and a query
-command that runs as printed and gives the latest row per key."""
+command that runs as printed and gives the latest row per key; and a second demo run that
+installs nothing again."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -49,3 +51,40 @@ def test_rows_with_reemitted_days_and_distinct_keys_are_told_apart_and_the_query
             service = int(found.group(1))
             latest = service + (200 if service < 4 else 100 if service < 8 else 0)
             assert int(found.group(2)) == latest, line
+
+
+def _dev_script():
+    spec = importlib.util.spec_from_file_location("dev_script", SHOW_OUTPUT.parent / "dev.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_second_demo_run_does_not_reinstall_the_meltano_plugins(tmp_path, monkeypatch):
+    dev = _dev_script()
+    commands: list[tuple[str, ...]] = []
+    venvs = [tmp_path / "extractors" / "tap-vendorx" / "venv",
+             tmp_path / "loaders" / "target-parquet" / "venv"]
+
+    def meltano_install(*cmd, env=None):
+        commands.append(tuple(str(part) for part in cmd[1:]))
+        for venv in venvs:  # what a real `meltano install` leaves behind
+            venv.mkdir(parents=True, exist_ok=True)
+
+    monkeypatch.setattr(dev, "run", meltano_install)
+    monkeypatch.setattr(dev, "MELTANO_STAMP", tmp_path / ".demo-installed-from")
+    monkeypatch.setattr(dev, "DEMO_PLUGIN_VENVS", venvs)
+
+    dev.ensure_meltano_plugins({})
+    dev.ensure_meltano_plugins({})  # the second demo run: nothing changed
+    assert commands == [("install",)]
+    # A plugin venv gone (a cleaned .meltano): installed again.
+    venvs[0].rmdir()
+    dev.ensure_meltano_plugins({})
+    assert commands == [("install",), ("install",)]
+    # meltano.yml or a package's pyproject.toml changed: installed again.
+    monkeypatch.setattr(dev, "meltano_fingerprint", lambda: "changed")
+    dev.ensure_meltano_plugins({})
+    assert commands == [("install",)] * 3

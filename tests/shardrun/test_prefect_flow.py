@@ -8,6 +8,7 @@ Prefect server's database."""
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import threading
 import time
@@ -84,3 +85,15 @@ def test_prefect_maps_shards_on_dask_and_retries_a_failed_shard_alone(
     for where, text in {"stdout": stdout.encode(), "stderr": stderr.encode(),
                         "the Prefect server's files": stored}.items():
         assert SECRET.encode() not in text, f"the credential reached {where}"
+
+
+def test_a_failed_shard_reaches_the_flow_with_its_result():
+    """The exception a failed shard's task raises crosses from the Dask worker pickled."""
+    from shardrun.jobs import ShardResult  # noqa: PLC0415
+    from shardrun.prefect_flow import ShardFailed  # noqa: PLC0415
+
+    result = ShardResult(shard="2/3", status="failed", reason="tap exited 1", tries=2,
+                         summary={"outcome": "partial_failure"})
+    back = pickle.loads(pickle.dumps(ShardFailed(result)))  # noqa: S301 - our own bytes
+    assert back.result == result
+    assert str(back) == "shard 2/3 failed: tap exited 1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
+from singer_fanout.ratelimit import RateLimiter, RateLimitInfo, read_reset
 
 
 class FakeClock:
@@ -136,3 +136,44 @@ def test_waits_after_a_429_says_until_the_servers_moment():
     limiter.penalize("token", 30)
     limiter.acquire("token")
     assert [(w.scope, round(w.wait_s)) for w in seen[0]] == [("token", 30)]
+
+
+def test_reset_headers_in_the_wrong_unit_or_too_far_away_are_not_believed():
+    now = 1_764_500_000.0
+
+    def read(value: str, *, epoch: bool) -> tuple[float | None, str | None]:
+        return read_reset({"X-RateLimit-Reset": value}, "X-RateLimit-Reset", epoch=epoch,
+                          now=lambda: now)
+
+    assert read(str(now + 30), epoch=True) == (30.0, None)
+    assert read("30", epoch=False) == (30.0, None)
+    assert read(str(now - 5), epoch=True) == (0.0, None)  # already past: no wait
+    for value, epoch, doubt in [
+        (str(int(now * 1000)), True, "epoch milliseconds"),
+        ("30", True, "seconds until the reset, not an epoch"),
+        (str(int(now + 30)), False, "an epoch, not seconds until"),
+        (str(int(now + 3 * 86_400)), True, "more than any rate-limit window"),
+        ("soon", False, "is not a number"),
+    ]:
+        seconds, problem = read(value, epoch=epoch)
+        assert seconds is None
+        assert problem is not None
+        assert doubt in problem
+        assert f"X-RateLimit-Reset: '{value}'" in problem
+
+
+def test_no_header_derived_wait_exceeds_max_rate_limit_wait():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, max_wait_s=2.0)
+    limiter.observe("s", RateLimitInfo(limit=1, remaining=0, reset_in_s=3600.0,
+                                       reset_header="X-RateLimit-Reset"))
+    start = clock.now
+    limiter.acquire("s")
+    assert clock.now - start <= 2.0 + 0.1
+    # A reset that was not believed: the fallback window, capped the same way.
+    limiter.observe("t", RateLimitInfo(limit=1, remaining=0, reset_in_s=None,
+                                       reset_problem="X-RateLimit-Reset: 'x' is odd"))
+    start = clock.now
+    limiter.acquire("t")
+    limiter.acquire("t")
+    assert clock.now - start <= 2 * (2.0 + 0.1)

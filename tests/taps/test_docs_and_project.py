@@ -14,7 +14,8 @@ from tests.registry import CREDENTIAL, VENDORS, tap_class
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_BUILTINS = ("stream_maps", "stream_map_config", "faker_config", "flattening_enabled",
-                "flattening_max_depth", "flattening_max_key_length", "flattening_separator")
+                "flattening_max_depth", "flattening_max_key_length", "flattening_separator",
+                "batch_config", "emit_activate_version_messages")
 
 
 def test_readme_settings_tables_are_generated_from_the_taps():
@@ -48,9 +49,11 @@ def test_meltano_yml_declares_every_tap_setting_with_its_kind_and_default(vendor
     tap.append_builtin_config(accepted)  # what --about and the config validation add
     assert set(declared) == set(accepted["properties"])
     assert set(SDK_BUILTINS) <= set(declared)
-    for name in ("stream_maps", "stream_map_config"):
+    for name in ("stream_maps", "stream_map_config", "batch_config"):
         assert declared[name]["kind"] == "object", name
     assert declared["account_ids"]["kind"] == "array"
+    assert declared["emit_activate_version_messages"]["value"] is False
+    assert {"batch", "activate-version"} <= set(plugin["capabilities"])
     assert declared["page_size"] == {**declared["page_size"], "kind": "integer",
                                      "value": tap.vendor.page_size}
     assert declared[secret].get("sensitive") is True

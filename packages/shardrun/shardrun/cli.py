@@ -87,8 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if args.command == "merge-state":
-        return _merge_state(args)
     if args.command == "meltano-yml":
         from shardrun.meltano_yml import meltano_shards_yaml  # noqa: PLC0415
 
@@ -96,7 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.extractor, args.loader, args.shards, name=args.name,
             summary_dir=args.summary_dir, schedule=args.schedule))
         return 0
-    return _run(args)
+    try:
+        return _merge_state(args) if args.command == "merge-state" else _run(args)
+    except UsageProblem as problem:
+        return _usage(str(problem))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -112,8 +113,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.mode == "pipe":
         if args.tap_config is None or args.target_config is None:
             return _usage("pipe mode needs --tap-config and --target-config")
-        spec = PipeSpec(args.tap, _read_json(args.tap_config), args.target,
-                        _read_json(args.target_config))
+        spec = PipeSpec(args.tap, _read_json(args.tap_config, "--tap-config"), args.target,
+                        _read_json(args.target_config, "--target-config"))
     else:
         if not args.environment:
             return _usage("meltano mode needs --environment (state ids depend on it)")
@@ -166,7 +167,7 @@ def _merge_state(args: argparse.Namespace) -> int:
     from singer_fanout.errors import ConfigurationProblem  # noqa: PLC0415
     from singer_fanout.settings import Shard  # noqa: PLC0415
 
-    states = [_unwrap(_read_json(path)) for path in args.states]
+    states = [_unwrap(_read_json(path, "state file")) for path in args.states]
     merged = merge_states(states)
     if args.shard:
         try:
@@ -184,10 +185,20 @@ def _unwrap(state: dict[str, Any]) -> dict[str, Any]:
     return inner if isinstance(inner, dict) else state
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text())
+class UsageProblem(Exception):
+    """A command-line input that cannot be used: said in one line, exit 2."""
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise UsageProblem(f"{what} {path}: cannot read it ({error.strerror})") from None
+    except ValueError as error:
+        raise UsageProblem(f"{what} {path}: not valid JSON ({error})") from None
     if not isinstance(data, dict):
-        raise SystemExit(f"{path}: expected a JSON object")
+        raise UsageProblem(f"{what} {path}: expected a JSON object, got "
+                           f"{type(data).__name__}")
     return data
 
 

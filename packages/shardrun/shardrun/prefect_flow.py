@@ -65,6 +65,11 @@ class ShardFailed(Exception):
         self.result = result
         super().__init__(f"shard {result.shard} failed: {result.reason}")
 
+    def __reduce__(self) -> tuple[type[ShardFailed], tuple[ShardResult]]:
+        # It travels from the Dask worker in the task's state: rebuilt from the result, not
+        # from the message (the default would call ShardFailed(message)).
+        return ShardFailed, (self.result,)
+
 
 class ShardsFailed(Exception):
     """Raised by the flow, after every shard is recorded, so its Prefect state is Failed."""

@@ -18,6 +18,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import Stream
 
+from singer_fanout import sdk_seam
 from singer_fanout.writer import StateFlushingWriter
 
 logger = logging.getLogger("singer_fanout.emit")
@@ -26,8 +27,9 @@ logger = logging.getLogger("singer_fanout.emit")
 class RecordEmitter:
     """Writes one stream's records; built once per stream per run."""
 
-    def __init__(self, stream: Stream) -> None:
+    def __init__(self, stream: Stream, *, version: int | None = None) -> None:
         self._stream = stream
+        self._version = version  # the table version RECORD messages carry, if any
         self._declared = frozenset(stream.effective_schema.get("properties", {}))
         self._fast = self._fast_path_applies(stream)
         self._warned_unknown: set[str] = set()
@@ -46,22 +48,27 @@ class RecordEmitter:
     def write(self, records: list[dict[str, Any]]) -> None:
         if not self._fast:
             for record in records:
-                self._stream._write_record_message(record)
+                sdk_seam.write_record_the_sdk_way(self._stream, record)
             return
         # One clock reading per partition: its records were extracted together.
         extracted = dt.datetime.now(dt.timezone.utc)
-        clean = [
-            record if self._declared.issuperset(record) else self._drop_undeclared(record)
-            for record in records
-        ]
-        writer = self._stream._tap.message_writer
+        clean = self.declared_only(records)
+        writer = sdk_seam.tap_of(self._stream).message_writer
         if isinstance(writer, StateFlushingWriter):
-            writer.write_records(self._stream.name, clean, extracted)
+            writer.write_records(self._stream.name, clean, extracted, version=self._version)
             return
         for record in clean:
             writer.write_message(
-                RecordMessage(stream=self._stream.name, record=record, time_extracted=extracted)
+                RecordMessage(stream=self._stream.name, record=record, version=self._version,
+                              time_extracted=extracted)
             )
+
+    def declared_only(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records without the fields the schema does not declare (said once each)."""
+        return [
+            record if self._declared.issuperset(record) else self._drop_undeclared(record)
+            for record in records
+        ]
 
     def _drop_undeclared(self, record: dict[str, Any]) -> dict[str, Any]:
         unknown = set(record) - self._declared

@@ -2,37 +2,46 @@
 
 singer-sdk syncs child partitions one at a time and lets one exception end the run. Here a
 partition (a stream plus its context: the accounts list, one account's services, one
-service's metrics) is fetched whole by a worker thread; the main thread then emits its
-records, advances its bookmark and schedules its children. So:
+service's metrics) is planned into steps (see `steps.py`): a listing is one step, a long
+metrics backfill one step per request window. Worker threads run the steps, those of one
+partition concurrently too; the main thread writes each step's records, lets the
+partition's plan advance its bookmark and schedules the children. So:
 
 - HTTP runs in up to `max_concurrency` workers; every Singer message is written by the main
   thread, so SCHEMA precedes RECORD and a STATE never covers records not yet written.
-- A partition that fails emits nothing and keeps its bookmark; the others go on.
-- Deeper partitions are scheduled first (metrics before more service listings), so what is
-  waiting in memory stays bounded by the work in flight, not by the size of the account.
+- A partition's first step runs alone; its other steps fan out once one succeeded, so a
+  service that always fails costs one request's retries, as it did before windows.
+- A failed step fails its partition: its steps not yet started are dropped, the ones in
+  flight finish and are written, and the bookmark stays behind the failed step (the plan
+  only advances over a contiguous prefix of finished steps). The other partitions go on.
 - One run emits a listing's key at most once and schedules a partition at most once: a
   page-numbered listing that shifts while it is read (an account created mid-run) repeats an
   item on the next page, which must not sync that account twice.
 - A credential the vendor stops accepting mid-run ends the run (exit 2) at the first
   partition that sees it: the HTTP client tells it from one account's missing permission.
+- Deeper partitions are scheduled first (metrics before more service listings), and a
+  partition already started goes before a new one at its depth, so what is waiting in
+  memory stays bounded by the work in flight, not by the size of the account.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from singer_sdk.streams import Stream
 
-from singer_fanout.emit import RecordEmitter
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
-from singer_fanout.record_check import check_records
-from singer_fanout.state import PartitionKey, PartitionStateBook, StateEmitter, partition_key
+from singer_fanout.outputs import StreamOutputs
+from singer_fanout.state import PartitionKey, StateEmitter, partition_key
+from singer_fanout.steps import PartitionPlan, Record, Step, StepResult
 from singer_fanout.summary import RunSummary
 
 logger = logging.getLogger("singer_fanout.engine")
@@ -47,6 +56,9 @@ class Partition:
     stream: Stream
     context: Context | None
     depth: int
+    # What the parent record said that the child context (a fixed contract) does not carry,
+    # e.g. a service's lifetime; handed to the plan, never written to state.
+    hints: Any = None
 
     def describe(self) -> str:
         ids = " ".join(f"{k}={v}" for k, v in (self.context or {}).items())
@@ -59,12 +71,18 @@ class Partition:
         return str(scope_of(self.context)) if scope_of else ""
 
 
+class _Scoped(Protocol):
+    @property
+    def scope(self) -> str: ...
+
+
+ScopedT = TypeVar("ScopedT", bound=_Scoped)
 # How far into a queue the scheduler looks for a partition of a less busy scope.
 SPREAD_SCAN = 64
 
 
-def pick_spread(queue: deque[Partition], busy: Counter[str]) -> Partition:
-    """Take the queued partition whose rate-limit scope has the fewest partitions in flight.
+def pick_spread(queue: deque[ScopedT], busy: Counter[str]) -> ScopedT:
+    """Take the queued partition whose rate-limit scope has the fewest steps in flight.
 
     With per-org budgets, workers all waiting on a few spent orgs while other orgs' partitions
     wait in the queue would leave those orgs' budgets unused; spreading the workers over the
@@ -82,38 +100,71 @@ def pick_spread(queue: deque[Partition], busy: Counter[str]) -> Partition:
     return job
 
 
-def fetch_partition(stream: Stream, context: Context | None) -> list[dict[str, Any]]:
-    """Worker side: every record of one partition, post-processed, or an exception."""
-    records = []
-    own_context = dict(context) if context else None  # the stream's copy, made once
-    for raw in stream.get_records(own_context):
-        record = stream.post_process(raw, own_context)  # type: ignore[arg-type]
-        if record is not None:
-            records.append(record)
-    check_records(stream, context, records)  # a wrong type fails the partition, not the load
-    return records
+class _Running:
+    """A partition from the moment it is scheduled until its last step is written."""
+
+    __slots__ = (
+        "children",
+        "delayed",
+        "done",
+        "failed",
+        "in_flight",
+        "partition",
+        "plan",
+        "proven",
+        "queued",
+        "ready",
+        "records",
+        "scope",
+        "ticket",
+    )
+
+    def __init__(self, partition: Partition) -> None:
+        self.partition = partition
+        self.scope = partition.scope
+        self.plan: PartitionPlan | None = None  # made when the partition first gets a worker
+        self.ready: deque[Step] = deque()
+        self.in_flight = 0
+        self.delayed = 0  # follow-up steps waiting for their moment
+        self.failed = False
+        self.done = False  # its last step is written (or it failed and nothing is left)
+        self.proven = False  # one of its steps succeeded: the rest may fan out
+        self.records = 0
+        self.queued = True
+        self.ticket: int | None = None  # the progress estimate's, from its first step on
+        self.children: Counter[str] = Counter()  # partitions it found, by stream
+
+    @property
+    def idle(self) -> bool:
+        return not (self.ready or self.in_flight or self.delayed)
 
 
 class FanOutEngine:
     def __init__(
         self,
         *,
-        book: PartitionStateBook,
         emitter: StateEmitter,
         summary: RunSummary,
+        outputs: StreamOutputs,
         max_concurrency: int,
-        completed_bookmark: Callable[[Stream, Context | None, list[dict[str, Any]]], Any],
+        plan_for: Callable[[Partition], PartitionPlan],
         interrupted: Callable[[], int | None],
+        steps_per_partition: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._book = book
         self._emitter = emitter
         self._summary = summary
         self._max_concurrency = max_concurrency
-        self._completed_bookmark = completed_bookmark
+        self._plan_for = plan_for
         self._interrupted = interrupted
-        self._waiting: list[deque[Partition]] = []
-        self._emitters: dict[str, RecordEmitter] = {}
-        self._busy: Counter[str] = Counter()  # partitions in flight per rate-limit scope
+        # Steps of one partition in flight at once (1: one after another, the old way).
+        self._steps_per_partition = steps_per_partition or max_concurrency
+        self._clock = clock
+        self._waiting: list[deque[_Running]] = []
+        self._delayed: list[tuple[float, int, _Running, Step]] = []  # a heap by moment
+        self._sequence = itertools.count()
+        self._outputs = outputs  # RECORD or BATCH messages, table versions, METRIC lines
+        self._busy: Counter[str] = Counter()  # steps in flight per rate-limit scope
         # What the listings produced: every partition planned, and those read whole.
         self.scheduled: set[tuple[str, PartitionKey]] = set()
         self.read_whole: set[tuple[str, PartitionKey]] = set()
@@ -125,24 +176,23 @@ class FanOutEngine:
 
     def run_partitions(self, partitions: list[Partition]) -> None:
         pool = ThreadPoolExecutor(self._max_concurrency, thread_name_prefix="partition")
-        # Each partition in flight, with the ticket the progress estimate timed it by.
-        in_flight: dict[Future[list[dict[str, Any]]], tuple[Partition, int]] = {}
+        in_flight: dict[Future[StepResult], tuple[_Running, Step]] = {}
         try:
             for partition in partitions:
                 self._schedule(partition)
-            while in_flight or any(self._waiting):
+            while in_flight or self._delayed or any(self._waiting):
                 self._stop_if_interrupted()
-                while len(in_flight) < self._max_concurrency and (job := self._next_waiting()):
-                    ticket = self._summary.work.started(job.stream.name)
-                    in_flight[pool.submit(fetch_partition, job.stream, job.context)] = (
-                        job, ticket)
-                    self._busy[job.scope] += 1
-                done, _ = wait(in_flight, timeout=IDLE_TICK_S, return_when=FIRST_COMPLETED)
+                self._release_due_steps()
+                while len(in_flight) < self._max_concurrency and (picked := self._next_step()):
+                    running, step = picked
+                    in_flight[pool.submit(step.run)] = picked
+                    self._busy[running.scope] += 1
+                done, _ = wait(in_flight, timeout=self._tick(), return_when=FIRST_COMPLETED)
                 for future in done:
-                    job, ticket = in_flight.pop(future)
-                    self._busy[job.scope] -= 1
-                    children = self._complete(job, future)
-                    self._summary.work.finished(ticket, Counter(c.stream.name for c in children))
+                    running, step = in_flight.pop(future)
+                    self._busy[running.scope] -= 1
+                    running.in_flight -= 1
+                    self._complete(running, step, future)
                 self._summary.maybe_log_progress()
                 self._emitter.maybe_write()
         finally:
@@ -154,38 +204,104 @@ class FanOutEngine:
         if signum is not None:
             raise RunInterrupted(signum)
 
-    def _schedule(self, job: Partition) -> bool:
-        """Queue `job` unless this run already did (then False)."""
-        identity = (job.stream.name, partition_key(job.context or {}))
+    def _tick(self) -> float:
+        if not self._delayed:
+            return IDLE_TICK_S
+        return max(0.0, min(IDLE_TICK_S, self._delayed[0][0] - self._clock()))
+
+    def _schedule(self, partition: Partition) -> bool:
+        """Queue `partition` unless this run already did (then False)."""
+        identity = (partition.stream.name, partition_key(partition.context or {}))
         if identity in self.scheduled:
             return False  # listed twice (a shifted page): it is synced once
         self.scheduled.add(identity)
-        while len(self._waiting) <= job.depth:
-            self._waiting.append(deque())
-        self._waiting[job.depth].append(job)
-        self._summary.work.scheduled(job.stream.name, lists_children=bool(self._wanted(job)))
+        self._queue(_Running(partition), first=False)
+        self._summary.work.scheduled(partition.stream.name,
+                                     lists_children=bool(self._wanted(partition)))
         return True
 
-    def _next_waiting(self) -> Partition | None:
+    def _queue(self, running: _Running, *, first: bool) -> None:
+        depth = running.partition.depth
+        while len(self._waiting) <= depth:
+            self._waiting.append(deque())
+        if first:
+            self._waiting[depth].appendleft(running)
+        else:
+            self._waiting[depth].append(running)
+        running.queued = True
+
+    def _next_step(self) -> tuple[_Running, Step] | None:
         for queue in reversed(self._waiting):  # deepest first
-            if queue:
-                return pick_spread(queue, self._busy)
+            while queue:
+                running = pick_spread(queue, self._busy)
+                running.queued = False
+                if running.done:
+                    continue  # failed while queued, already finished
+                if running.plan is None:
+                    running.ticket = self._summary.work.started(running.partition.stream.name)
+                    running.plan = self._plan_for(running.partition)
+                    running.ready.extend(running.plan.steps())
+                if not running.ready:
+                    if running.idle:
+                        self._finish(running)  # nothing to fetch, e.g. nothing is due
+                    continue
+                step = running.ready.popleft()
+                running.in_flight += 1
+                self._requeue_if_ready(running)
+                return running, step
         return None
 
-    def _complete(
-        self, job: Partition, future: Future[list[dict[str, Any]]]
-    ) -> list[Partition]:
-        """Emit a fetched partition (or record its failure); returns the children scheduled."""
-        stream = job.stream
+    def _requeue_if_ready(self, running: _Running) -> None:
+        # A partition's first step runs alone: a service that always fails then costs one
+        # step's retries, not a retried request per worker.
+        limit = self._steps_per_partition if running.proven else 1
+        if (running.ready and not running.queued and not running.failed
+                and running.in_flight < limit):
+            # A started partition goes first: its bookmark moves and its memory is freed.
+            self._queue(running, first=True)
+
+    def _release_due_steps(self) -> None:
+        now = self._clock()
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, running, step = heapq.heappop(self._delayed)
+            running.delayed -= 1
+            if running.failed:
+                if running.idle:
+                    self._finish(running)
+                continue
+            running.ready.append(step)
+            self._requeue_if_ready(running)
+
+    def _complete(self, running: _Running, step: Step, future: Future[StepResult]) -> None:
         try:
-            records = future.result()
+            result = future.result()
         except (CredentialRejected, ConfigurationProblem):
             raise  # every other request would fail the same way: the run stops
         except Exception as error:
-            logger.error("partition failed, skipped: %s: %s: %s",
-                         job.describe(), type(error).__name__, error)
-            self._summary.partition_failed(stream.name, job.context, error)
-            return []
+            self._fail(running, error)
+        else:
+            running.proven = True
+            self._write(running, step, result)
+        if running.idle:
+            self._finish(running)
+        else:
+            self._requeue_if_ready(running)
+
+    def _fail(self, running: _Running, error: Exception) -> None:
+        if running.failed:
+            return  # one entry per partition, however many of its steps were in flight
+        job = running.partition
+        logger.error("partition failed, skipped: %s: %s: %s",
+                     job.describe(), type(error).__name__, error)
+        self._summary.partition_failed(job.stream.name, job.context, error)
+        self._outputs.partition_failed(job.stream)
+        running.failed = True
+        running.ready.clear()  # steps in flight finish and are written; no new ones start
+
+    def _write(self, running: _Running, step: Step, result: StepResult) -> None:
+        job = running.partition
+        stream = job.stream
+        records = result.records
         for record in records:
             for key, value in (job.context or {}).items():
                 record.setdefault(key, value)
@@ -193,18 +309,36 @@ class FanOutEngine:
             records = self._first_listed(stream, records)
         children = [child for record in records for child in self._children_of(job, record)]
         if stream.selected:
-            self._emitter_for(stream).write(records)
-        if stream.selected and stream.replication_key:
-            bookmark = self._completed_bookmark(stream, job.context, records)
-            if bookmark is not None:
-                self._book.advance(stream.name, job.context or {}, stream.replication_key,
-                                   bookmark)
+            self._outputs.write(stream, records)
+            running.records += len(records)
+        assert running.plan is not None
+        running.plan.step_done(step, result)
         self._emitter.changed(len(records))
-        self.read_whole.add((stream.name, partition_key(job.context or {})))
-        self._summary.partition_ok(stream.name, len(records) if stream.selected else 0)
-        return [child for child in children if self._schedule(child)]
+        scheduled = [child for child in children if self._schedule(child)]
+        running.children.update(child.stream.name for child in scheduled)
+        if result.then and not running.failed:
+            if result.not_before is not None and result.not_before > self._clock():
+                for follow_up in result.then:
+                    heapq.heappush(self._delayed, (result.not_before, next(self._sequence),
+                                                   running, follow_up))
+                    running.delayed += 1
+            else:
+                running.ready.extend(result.then)
 
-    def _first_listed(self, stream: Stream, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _finish(self, running: _Running) -> None:
+        if running.done:
+            return
+        running.done = True
+        if running.ticket is not None:
+            self._summary.work.finished(running.ticket, running.children)
+        name = running.partition.stream.name
+        if running.failed:
+            self._summary.tally(name).records += running.records
+        else:
+            self.read_whole.add((name, partition_key(running.partition.context or {})))
+            self._summary.partition_ok(name, running.records)
+
+    def _first_listed(self, stream: Stream, records: list[Record]) -> list[Record]:
         """The records whose key this run has not emitted yet (listings only: they carry no
         replication key, so a repeat is never a newer version)."""
         seen = self._listed.setdefault(stream.name, set())
@@ -220,23 +354,19 @@ class FanOutEngine:
                         stream.name, len(records) - len(fresh))
         return fresh
 
-    def _emitter_for(self, stream: Stream) -> RecordEmitter:
-        emitter = self._emitters.get(stream.name)
-        if emitter is None:
-            emitter = self._emitters[stream.name] = RecordEmitter(stream)
-        return emitter
-
-    def _children_of(self, job: Partition, record: dict[str, Any]) -> list[Partition]:
+    def _children_of(self, job: Partition, record: Record) -> list[Partition]:
         stream = job.stream
         wanted = self._wanted(job)
         if not wanted or not stream.stream_maps[0].get_filter_result(record):
             return []
+        hints_of = getattr(stream, "child_hints", None)
+        hints = hints_of(record) if hints_of is not None else None
         children = []
         for child_context in stream.generate_child_contexts(record=record, context=job.context):
             if child_context is None:
                 continue
             for child in wanted:
-                children.append(Partition(child, dict(child_context), job.depth + 1))
+                children.append(Partition(child, dict(child_context), job.depth + 1, hints))
         return children
 
     @staticmethod

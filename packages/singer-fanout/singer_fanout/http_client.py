@@ -45,6 +45,7 @@ from singer_fanout.errors import (
     TransportFailure,
 )
 from singer_fanout.links import same_origin
+from singer_fanout.metrics import log_http_request
 from singer_fanout.pacing import Pacer
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
 from singer_fanout.transport import describe_transport_error, host_of
@@ -299,6 +300,7 @@ class HttpClient:
             raise failure from None
         self._answered = True
         body = read_bounded(raw, started=started, limits=limits)
+        log_http_request(call.url, raw.status, time.monotonic() - started)  # SDK METRIC
         response = Answer(raw.status, raw.headers, body)
         self._limiter.observe(call.scope, self._parse_rate_limit(response.headers))
         try:

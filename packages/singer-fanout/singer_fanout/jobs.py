@@ -16,17 +16,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
-from singer_fanout.dates import day_windows
+from singer_fanout.daywindows import DayWindow, DayWindowPlan
 from singer_fanout.errors import PartitionError
+from singer_fanout.metrics import partition_scope
 from singer_fanout.steps import Record, Step, StepResult, finished_records
-from singer_fanout.stream import PartitionedStream
+from singer_fanout.stream import DayPartitionedStream
 from singer_fanout.vendor_settings import VendorSetting
 
 # Polls of one job move apart by this factor, up to `max_poll_interval_s`.
@@ -74,6 +74,7 @@ class JobSubmitStep:
     job: AsyncJob
     timing: JobTiming
     finish: Finish  # post-processing of the fetched records (in the worker)
+    window: DayWindow  # the days the job covers (its partition's plan tracks windows)
     clock: Callable[[], float] = time.monotonic
 
     def run(self) -> StepResult:
@@ -91,6 +92,10 @@ class JobPollStep:
     deadline: float
     interval_s: float
 
+    @property
+    def window(self) -> DayWindow:
+        return self.submitted.window
+
     def run(self) -> StepResult:
         job, timing, clock = self.submitted.job, self.submitted.timing, self.submitted.clock
         status = job.poll(self.handle)
@@ -103,7 +108,7 @@ class JobPollStep:
             raise PartitionError(job.what, f"the job was not ready after {timing.timeout_s:g}s")
         interval = min(self.interval_s * POLL_BACKOFF, timing.max_poll_interval_s)
         again = dataclasses.replace(self, interval_s=interval)
-        return StepResult(then=(again,), not_before=min(now + self.interval_s, self.deadline))
+        return StepResult(then=(again,), not_before=min(now + interval, self.deadline))
 
 
 def run_steps(first: Step, sleep: Callable[[float], None] = time.sleep,
@@ -132,15 +137,38 @@ REPORT_SETTINGS = (
 )
 
 
-class ReportStream(PartitionedStream):
+@dataclass(frozen=True)
+class _TaggedJob:
+    """A stream's job whose requests' METRIC lines are tagged with its partition."""
+
+    job: AsyncJob
+    stream: DayPartitionedStream
+    context: Mapping[str, Any]
+
+    @property
+    def what(self) -> str:
+        return self.job.what
+
+    def submit(self) -> Any:
+        with partition_scope(self.stream, self.context):
+            return self.job.submit()
+
+    def poll(self, handle: Any) -> JobStatus:
+        with partition_scope(self.stream, self.context):
+            return self.job.poll(handle)
+
+    def fetch(self, handle: Any, status: JobStatus) -> list[Record]:
+        with partition_scope(self.stream, self.context):
+            return self.job.fetch(handle, status)
+
+
+class ReportStream(DayPartitionedStream):
     """A day-keyed stream whose data comes from report jobs, one per window of days.
 
-    The tap says how long a report may be (`max_window_days`) and what one report job is
-    (`report_job`); the kit plans the windows and runs each job as steps.
+    The tap says how many days one report may cover (`max_window_days`) and what one
+    report job is (`report_job`); the kit plans the windows and runs each job as steps:
+    the engine keeps a pending report aside until its next poll is due.
     """
-
-    replication_key = "date"
-    max_window_days: ClassVar[int] = 31
 
     def report_job(self, context: Mapping[str, Any], first: dt.date, last: dt.date) -> AsyncJob:
         raise NotImplementedError
@@ -150,22 +178,26 @@ class ReportStream(PartitionedStream):
         return JobTiming(first_poll_s=values["report_poll_seconds"],
                          timeout_s=values["report_timeout_seconds"])
 
-    def report_steps(self, context: Mapping[str, Any]) -> list[JobSubmitStep]:
-        """One submit step per window of the days due; each polls and fetches in turn."""
-        window = self.sync_window(context)
-        if window is None:
-            return []
-        timing = self.report_timing()
-
+    def submit_step(self, context: Mapping[str, Any], window: DayWindow) -> JobSubmitStep:
         def finish(raw: list[Record]) -> list[Record]:
             return finished_records(self, context, raw)
 
-        return [JobSubmitStep(self.report_job(context, first, last), timing, finish)
-                for first, last in day_windows(*window, max_days=self.max_window_days)]
+        job = _TaggedJob(self.report_job(context, window.first, window.last), self, context)
+        return JobSubmitStep(job, self.report_timing(), finish, window=window)
 
     @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        # singer-sdk's own sync path (its standard tests): the reports one after another.
+    def plan_partition(self, context: Mapping[str, Any] | None, hints: Any) -> DayWindowPlan:
         assert context is not None
-        for step in self.report_steps(context):
-            yield from run_steps(step)
+        return DayWindowPlan(
+            stream=self, context=context, book=self.fanout_tap.state_book,
+            days=self.sync_window(context), max_window_days=self.max_window_days,
+            fetch=self.fetch_window, start=lambda window: self.submit_step(context, window),
+        )
+
+    @override
+    def fetch_window(
+        self, context: Mapping[str, Any], first: dt.date, last: dt.date
+    ) -> list[dict[str, Any]]:
+        # singer-sdk's own sync path (its standard tests): the job start to finish, here.
+        window = DayWindow(first, last, 0)
+        return run_steps(self.submit_step(context, window))

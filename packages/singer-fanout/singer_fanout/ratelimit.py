@@ -5,15 +5,24 @@ spent, holds further requests until the window resets. The server's headers corr
 count (other clients may share the budget) and tell when the window ends. A 429 marks the
 budget spent until the moment the server named. The result: the budget is used nearly in
 full while 429s stay rare.
+
+Headers are not trusted blindly: a reset in epoch milliseconds, an epoch where seconds-until
+were expected, or a moment days away (a broken clock) would hold the run without limit. Such
+a value is named once in the log and replaced by a fallback window, and no wait derived
+from headers ever exceeds `max_rate_limit_wait`.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+logger = logging.getLogger("singer_fanout.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,67 @@ class RateLimitInfo:
     limit: int | None
     remaining: int | None
     reset_in_s: float | None
+    # The header the reset was read from, and why its value was not believed (if it was not).
+    reset_header: str | None = None
+    reset_problem: str | None = None
+
+
+# No rate-limit window of any API we know is longer than a day: a reset further away is a
+# misread header or a broken clock, not a window.
+MAX_PLAUSIBLE_RESET_S = 86_400.0
+# Epoch seconds are about 1.7e9 now; epoch milliseconds about 1.7e12.
+_EPOCH_S_FLOOR = 1e9
+_EPOCH_MS_FLOOR = 1e11
+
+
+def read_reset(
+    headers: Mapping[str, str], name: str, *, epoch: bool,
+    now: Callable[[], float] = time.time,
+) -> tuple[float | None, str | None]:
+    """Seconds until the window resets from header `name` (an epoch second when `epoch`,
+    else seconds-until), or (None, why not) when the value is implausible."""
+    raw = headers.get(name)
+    if raw is None:
+        return None, None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None, f"{name}: {raw!r} is not a number"
+    doubt = _unit_doubt(value, epoch=epoch)
+    if doubt is not None:
+        return None, f"{name}: {raw!r} {doubt}"
+    seconds = value - now() if epoch else value
+    if seconds > MAX_PLAUSIBLE_RESET_S:
+        return None, (f"{name}: {raw!r} is {seconds:.0f}s away, more than any rate-limit "
+                      "window (a clock far off?)")
+    return max(0.0, seconds), None
+
+
+def _unit_doubt(value: float, *, epoch: bool) -> str | None:
+    """Why `value` is not in the unit the vendor documents, if it visibly is not."""
+    if epoch and value >= _EPOCH_MS_FLOOR:
+        return "looks like epoch milliseconds, not epoch seconds"
+    if epoch and value < _EPOCH_S_FLOOR:
+        return "looks like seconds until the reset, not an epoch"
+    if not epoch and value >= _EPOCH_S_FLOOR:
+        return "looks like an epoch, not seconds until the reset"
+    return None
+
+
+def reset_info(
+    headers: Mapping[str, str], *, limit: str, remaining: str, reset: str, epoch: bool,
+) -> RateLimitInfo:
+    """The usual trio of budget headers, the reset read with `read_reset`."""
+    reset_in_s, problem = read_reset(headers, reset, epoch=epoch)
+    return RateLimitInfo(_whole(headers, limit), _whole(headers, remaining), reset_in_s,
+                         reset_header=reset, reset_problem=problem)
+
+
+def _whole(headers: Mapping[str, str], name: str) -> int | None:
+    try:
+        return int(float(headers[name]))
+    except (KeyError, ValueError, OverflowError):
+        return None
 
 
 # Margin added to the server's reset moment: its headers have one-second resolution.
@@ -57,9 +127,14 @@ class RateLimiter:
         self,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        *,
+        max_wait_s: float | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
+        # `max_rate_limit_wait`: no wait derived from headers is longer.
+        self._max_wait_s = max_wait_s
+        self._told: set[str] = set()  # header problems already logged (once each)
         self._lock = threading.Lock()
         self._budgets: dict[str, _Budget] = {}
         self._held: Counter[str] = Counter()  # requests waiting in acquire(), per scope
@@ -101,14 +176,15 @@ class RateLimiter:
 
     def observe(self, scope: str, info: RateLimitInfo) -> None:
         """Fold a response's rate-limit headers into the scope's budget."""
+        reset_in_s = self._plausible_reset(info)
         with self._lock:
             budget = self._budgets.setdefault(scope, _Budget())
             now = self._clock()
             if info.limit is not None:
                 budget.limit = info.limit
-            if info.reset_in_s is not None:
-                budget.window_s = max(budget.window_s or 0.0, info.reset_in_s + RESET_MARGIN_S)
-                window_end = now + max(0.0, info.reset_in_s) + RESET_MARGIN_S
+            if reset_in_s is not None:
+                budget.window_s = max(budget.window_s or 0.0, reset_in_s + RESET_MARGIN_S)
+                window_end = now + max(0.0, reset_in_s) + RESET_MARGIN_S
                 if budget.window_end is None:
                     budget.window_end = window_end
                 elif window_end > budget.window_end + 1.0:
@@ -120,6 +196,36 @@ class RateLimiter:
             if info.limit is not None and info.remaining is not None:
                 # The server may know of requests we did not send (other clients).
                 budget.used = max(budget.used, info.limit - info.remaining)
+
+    def _plausible_reset(self, info: RateLimitInfo) -> float | None:
+        """The reset to believe, capped by `max_rate_limit_wait`; each kind of doubtful
+        header value is logged once per run (the header and the value)."""
+        if info.reset_problem is not None:
+            self._tell_once(info.reset_problem, f"{info.reset_problem}; ignoring it and "
+                            f"assuming a {self._fallback_window_s(None):g}s window instead")
+            return None
+        reset = info.reset_in_s
+        if reset is not None and self._max_wait_s is not None and reset > self._max_wait_s:
+            header = info.reset_header or "the rate-limit reset"
+            self._tell_once(f"{header} beyond max_rate_limit_wait",
+                            f"{header} says the budget resets in {reset:.0f}s, more than "
+                            f"max_rate_limit_wait ({self._max_wait_s:g}s): waiting at most "
+                            "that long before trying again")
+            return self._max_wait_s
+        return reset
+
+    def _tell_once(self, kind: str, message: str) -> None:
+        key = re.sub(r"'[^']*'|\d+", "#", kind)  # one line per kind, whatever the values
+        with self._lock:
+            if key in self._told:
+                return
+            self._told.add(key)
+        logger.warning("%s", message)
+
+    def _fallback_window_s(self, window_s: float | None) -> float:
+        """The window assumed when no header said when it ends (or was believed)."""
+        window = window_s or DEFAULT_WINDOW_S
+        return window if self._max_wait_s is None else min(window, self._max_wait_s)
 
     def penalize(self, scope: str, wait_s: float) -> None:
         """A 429: nothing more in this scope until the server's moment has passed."""
@@ -144,14 +250,13 @@ class RateLimiter:
             left = max(left, budget.window_end - now)
         return max(left, 0.0)
 
-    @staticmethod
-    def _wait_needed(budget: _Budget, now: float) -> float:
+    def _wait_needed(self, budget: _Budget, now: float) -> float:
         if now < budget.blocked_until:
             return budget.blocked_until - now
         if budget.limit is not None and budget.used >= budget.limit:
             if budget.window_end is None:
                 # Spent, and no header said when the window ends yet: assume the longest
                 # window seen so far (or a common one); the next answer corrects it.
-                budget.window_end = now + (budget.window_s or DEFAULT_WINDOW_S)
+                budget.window_end = now + self._fallback_window_s(budget.window_s)
             return max(budget.window_end - now, 0.01)
         return 0.0

@@ -18,6 +18,7 @@ from typing import Any, Protocol, cast
 
 from singer_sdk.streams import Stream
 
+from singer_fanout.metrics import partition_scope
 from singer_fanout.record_check import check_records
 
 Context = Mapping[str, Any]
@@ -81,9 +82,10 @@ class WholePartitionStep:
     context: Context | None
 
     def run(self) -> StepResult:
-        # Our streams yield records, never singer-sdk's (record, child context) pairs.
-        raw = cast("Iterable[Record]", self.stream.get_records(self.context))
-        return StepResult(finished_records(self.stream, self.context, raw))
+        with partition_scope(self.stream, self.context):  # tags the requests' METRIC lines
+            # Our streams yield records, never singer-sdk's (record, child context) pairs.
+            raw = cast("Iterable[Record]", self.stream.get_records(self.context))
+            return StepResult(finished_records(self.stream, self.context, raw))
 
 
 class WholePartitionPlan:

@@ -1,19 +1,25 @@
 """The base of every stream in the taps: where its HTTP client, bookmarks and window come from.
 
 Streams stay plain singer-sdk streams (so the SDK's own sync path and standard tests work);
-the fan-out engine only calls `get_records`, `post_process` and `completed_bookmark`.
+the fan-out engine asks each stream for a partition's plan (`plan_partition`): its steps
+and how its bookmark advances (see `steps.py`, `daywindows.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from singer_sdk.helpers.types import Context, Record
 from singer_sdk.streams import Stream
+from typing_extensions import override
 
+from singer_fanout import sdk_seam
 from singer_fanout.dates import parse_day
+from singer_fanout.daywindows import DayWindowPlan
+from singer_fanout.steps import PartitionPlan, WholePartitionPlan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,7 +40,7 @@ class PartitionedStream(Stream):
 
     @property
     def fanout_tap(self) -> FanOutTap:
-        return cast("FanOutTap", self._tap)
+        return cast("FanOutTap", sdk_seam.tap_of(self))
 
     @property
     def client(self) -> HttpClient:
@@ -64,10 +70,24 @@ class PartitionedStream(Stream):
             first = retention_start
         return (first, last) if first <= last else None
 
+    def plan_partition(self, context: Mapping[str, Any] | None, hints: Any) -> PartitionPlan:
+        """How the engine fetches one partition: by default in one step, `get_records`,
+        bookmarked (when the stream is incremental) once all its records are written."""
+        if not self.replication_key:
+            return WholePartitionPlan(self, context)
+
+        def bookmark(records: list[dict[str, Any]]) -> None:
+            value = self.completed_bookmark(context, records)
+            if value is not None and self.replication_key:
+                self.fanout_tap.state_book.advance(self.name, context or {},
+                                                   self.replication_key, value)
+
+        return WholePartitionPlan(self, context, bookmark)
+
     def completed_bookmark(
         self, context: Mapping[str, Any] | None, records: list[dict[str, Any]]
     ) -> Any:
-        """The bookmark a partition earns once all its records are emitted.
+        """The bookmark a partition fetched whole earns once all its records are written.
 
         For day-keyed streams this is the last day synced (the window's end), not the last
         day that had data: a deleted service would otherwise re-read a growing range.
@@ -88,6 +108,40 @@ class PartitionedStream(Stream):
         for child in self.child_streams:
             keys.update(getattr(child, "context_keys", ()))
         return tuple(sorted(keys))
+
+
+class DayPartitionedStream(PartitionedStream):
+    """A stream of one record per partition per UTC day, fetched in request windows.
+
+    A tap's stream says how many days one request may cover (`max_window_days`) and
+    fetches one window (`fetch_window`); the kit plans the windows, runs them concurrently
+    and advances the bookmark over the finished ones (see `daywindows.py`).
+    """
+
+    replication_key = "date"
+    max_window_days: ClassVar[int] = 1
+
+    def fetch_window(
+        self, context: Mapping[str, Any], first: dt.date, last: dt.date
+    ) -> list[dict[str, Any]]:
+        """Worker side: the records of the inclusive days [first, last] (one window)."""
+        raise NotImplementedError
+
+    @override
+    def plan_partition(self, context: Mapping[str, Any] | None, hints: Any) -> DayWindowPlan:
+        assert context is not None
+        return DayWindowPlan(
+            stream=self, context=context, book=self.fanout_tap.state_book,
+            days=self.sync_window(context), max_window_days=self.max_window_days,
+            fetch=self.fetch_window,
+        )
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        # singer-sdk's own sync path (its standard tests): the same windows, one by one.
+        assert context is not None
+        for window in self.plan_partition(context, None).windows:
+            yield from self.fetch_window(context, window.first, window.last)
 
 
 class SelectedAccountsOnly(PartitionedStream):

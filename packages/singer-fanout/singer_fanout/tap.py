@@ -21,10 +21,9 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from types import FrameType
 from typing import IO, Any, ClassVar, cast
 
-from singer_sdk import Tap
+from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
@@ -36,12 +35,12 @@ from singer_sdk.singerlib.encoding import GenericSingerWriter
 from singer_sdk.streams import Stream
 from typing_extensions import override
 
-from singer_fanout import redaction
+from singer_fanout import redaction, sdk_seam
 from singer_fanout.auth import Auth, StaticHeaders
 from singer_fanout.config_check import check_setting_names, check_writable
 from singer_fanout.counters import RunCounters
 from singer_fanout.dates import utc_today
-from singer_fanout.engine import FanOutEngine
+from singer_fanout.engine import FanOutEngine, Partition
 from singer_fanout.error_rules import ErrorRules
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from singer_fanout.http_client import HttpClient
@@ -51,11 +50,13 @@ from singer_fanout.listings import (
     accounts_not_listed,
     unlisted_bookmarks,
 )
+from singer_fanout.outputs import StreamOutputs
 from singer_fanout.pacing import Pacer, PublishedRate
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
 from singer_fanout.settings import RunSettings, VendorDefaults
 from singer_fanout.state import PartitionStateBook, StateEmitter
 from singer_fanout.state_file import WRITTEN_BY, StreamShape, UnusableState, check_state
+from singer_fanout.steps import PartitionPlan, WholePartitionPlan
 from singer_fanout.stream import PartitionedStream, SelectedAccountsOnly
 from singer_fanout.summary import RunSummary
 from singer_fanout.writer import StateFlushingWriter
@@ -73,6 +74,15 @@ TARGET_STOPPED_READING = (
 _WANTED_TYPE = re.compile(r" is not of type ('[^']*'(?:, '[^']*')*) in config\[")
 # STATE also goes out after this many records, whatever the time interval says.
 STATE_EVERY_RECORDS = 50_000
+EMIT_ACTIVATE_VERSION = th.Property(
+    "emit_activate_version_messages", th.BooleanType, default=False,
+    description=(
+        "Send ACTIVATE_VERSION for the full-table streams: their records carry a new table "
+        "version, activated at the end of a run in which every partition of the stream "
+        "succeeded, so a target that supports it (e.g. target-postgres) soft- or "
+        "hard-deletes rows the vendor no longer lists."
+    ),
+).to_dict()["emit_activate_version_messages"]
 
 
 class PartialFailure(Exception):
@@ -83,12 +93,10 @@ class TargetStoppedReading(Exception):
     """Nothing reads the tap's output any more: the run cannot deliver anything."""
 
 
-class FanOutTap(Tap):
+class FanOutTap(sdk_seam.SdkSyncSeam):
     vendor: ClassVar[VendorDefaults]
     error_rules: ClassVar[ErrorRules]
     message_writer_class: type[GenericSingerWriter] = StateFlushingWriter
-    # BATCH messages and ACTIVATE_VERSION are not produced by the fan-out engine, so the
-    # taps do not claim them.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
@@ -97,6 +105,8 @@ class FanOutTap(Tap):
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
+        PluginCapabilities.BATCH,
+        TapCapabilities.ACTIVATE_VERSION,
     ]
 
     # --- what a vendor tap provides -------------------------------------------------------
@@ -167,7 +177,7 @@ class FanOutTap(Tap):
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
-        return RateLimiter()
+        return RateLimiter(max_wait_s=self.run_settings.retry.max_rate_limit_wait_s)
 
     @cached_property
     def _resources(self) -> contextlib.ExitStack:
@@ -212,31 +222,46 @@ class FanOutTap(Tap):
 
     # --- the sync -------------------------------------------------------------------------
 
-    # singer-sdk marks sync_all final; replacing it is the whole point of the kit (its
-    # sequential child sync is what this project exists to avoid), so it is overridden
-    # knowingly. The SDK's own path (`run_sync_dry_run`, used by its standard tests) still
-    # works on the same streams.
-    def sync_all(self) -> None:  # type: ignore[misc]
+    @classmethod
+    @override
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        super().append_builtin_config(config_jsonschema)
+        # singer-sdk reads this setting in every stream but does not declare it.
+        config_jsonschema["properties"].setdefault("emit_activate_version_messages",
+                                                   EMIT_ACTIVATE_VERSION)
+
+    @override
+    def run_fanout_sync(self) -> None:
         settings = self.run_settings  # every configuration problem surfaces here, first
         self._interrupted_by: int | None = None
-        self._reset_state_progress_markers()
-        self._set_compatible_replication_methods()
+        sdk_seam.prepare_streams_for_sync(self)
+        selected = [stream for stream in self.streams.values() if stream.selected]
+        limited_by = ("account_ids" if settings.account_ids is not None
+                      else "shard" if settings.shard is not None else None)
+        outputs = StreamOutputs(self.name, selected, self.config, limited_by=limited_by)
+
+        def write_state(state: dict[str, Any]) -> None:
+            outputs.before_state()  # a STATE never covers records of an unwritten batch
+            self._write_state(state)
+
         # So that no other tap takes this state for its own.
         self.state_book.state[WRITTEN_BY] = self.name
         summary = RunSummary(self.name, self.counters,
                              progress_every_s=settings.progress_interval_s,
                              concurrency=settings.max_concurrency,
                              rate_limit_waits=self.rate_limiter.waits)
-        emitter = StateEmitter(self._write_state, self.state_book.state,
+        emitter = StateEmitter(write_state, self.state_book.state,
                                every_s=settings.state_interval_s,
-                               every_records=STATE_EVERY_RECORDS)
+                               every_records=STATE_EVERY_RECORDS,
+                               redo_share=settings.state_redo_share, book=self.state_book)
         engine = FanOutEngine(
-            book=self.state_book,
             emitter=emitter,
             summary=summary,
             max_concurrency=settings.max_concurrency,
-            completed_bookmark=_completed_bookmark,
+            plan_for=plan_partition,
             interrupted=lambda: self._interrupted_by,
+            steps_per_partition=settings.partition_concurrency,
+            outputs=outputs,
         )
         roots = [
             stream for stream in self.streams.values()
@@ -246,9 +271,8 @@ class FanOutTap(Tap):
         outcome = "success"
         try:
             self.http_client  # noqa: B018 - start the sandbox / session before the clock runs
-            for stream in self.streams.values():
-                if stream.selected:
-                    stream._write_schema_message()
+            for stream in selected:
+                sdk_seam.write_schema(stream)
             self._syncing = True
             engine.run(roots)
             self._check_listings(engine, summary)
@@ -271,18 +295,26 @@ class FanOutTap(Tap):
             raise
         finally:
             self._syncing = False
-            if outcome != "target_stopped_reading":
-                try:
-                    emitter.write_now()  # what was emitted stays bookmarked, whatever happened
-                except BrokenPipeError:
-                    outcome, summary.fatal_error = "target_stopped_reading", TARGET_STOPPED_READING
-            summary.finish(outcome, settings.summary_path)
-            self._resources.close()
+            outcome = self._wind_up(outcome, outputs, emitter, summary)
         if outcome == "target_stopped_reading":
             raise TargetStoppedReading(TARGET_STOPPED_READING)
         if outcome == "partial_failure":
             raise PartialFailure(f"{summary.failed_partitions} partition(s) failed; see the "
                                  "run summary")
+
+    def _wind_up(self, outcome: str, outputs: StreamOutputs, emitter: StateEmitter,
+                 summary: RunSummary) -> str:
+        """The last messages, the summary, the sandbox/session closed; the final outcome."""
+        if outcome != "target_stopped_reading":
+            try:
+                outputs.finish(complete=outcome in ("success", "partial_failure"))
+                emitter.write_now()  # what was emitted stays bookmarked, whatever happened
+            except BrokenPipeError:
+                outcome, summary.fatal_error = "target_stopped_reading", TARGET_STOPPED_READING
+        outputs.meters.close(sys.exc_info()[1])
+        summary.finish(outcome, self.run_settings.summary_path)
+        self._resources.close()
+        return outcome
 
     def _check_listings(self, engine: FanOutEngine, summary: RunSummary) -> None:
         """Name `account_ids` the vendor did not list; count (or prune) stale bookmarks."""
@@ -303,7 +335,8 @@ class FanOutTap(Tap):
     def _write_state(self, state: dict[str, Any]) -> None:
         self.write_message(StateMessage(value=state))
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    @override
+    def on_termination_signal(self, signum: int) -> None:
         # The engine checks this flag between completions and stops cleanly; the state
         # written on the way out covers exactly what was emitted.
         self.logger.warning("received signal %d: finishing with the state so far", signum)
@@ -373,10 +406,12 @@ def _without_secret(problem: str, secret_settings: list[str]) -> str:
     return redaction.redact(problem)
 
 
-def _completed_bookmark(stream: Any, context: Any, records: list[dict[str, Any]]) -> Any:
+def plan_partition(partition: Partition) -> PartitionPlan:
+    """The kit's streams plan their own partitions; any other stream is fetched whole."""
+    stream = partition.stream
     if isinstance(stream, PartitionedStream):
-        return stream.completed_bookmark(context, records)
-    return None
+        return stream.plan_partition(partition.context, partition.hints)
+    return WholePartitionPlan(stream, partition.context)
 
 
 def _exit(code: int) -> None:

@@ -41,9 +41,12 @@ def _plain(value: Any) -> Any:
     raise _NotPlainJson
 
 
-def encode_record(stream: str, record: dict[str, Any], time_extracted: str) -> str:
-    message = {"type": "RECORD", "stream": stream, "record": record,
-               "time_extracted": time_extracted}
+def encode_record(stream: str, record: dict[str, Any], time_extracted: str,
+                  version: int | None = None) -> str:
+    message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
+    if version is not None:
+        message["version"] = version  # the table version ACTIVATE_VERSION will activate
+    message["time_extracted"] = time_extracted
     try:
         return json.dumps(message, default=_plain, separators=(",", ":"), allow_nan=False)
     except (_NotPlainJson, ValueError):
@@ -57,9 +60,9 @@ class StateFlushingWriter(SimpleSingerWriter):
             sys.stdout.flush()
 
     def write_records(self, stream: str, records: list[dict[str, Any]],
-                      time_extracted: dt.datetime) -> None:
+                      time_extracted: dt.datetime, *, version: int | None = None) -> None:
         """Many RECORD messages of one stream at once (the fan-out engine's fast path)."""
         stamp = time_extracted.isoformat(sep="T")
         # One scan of the batch: a vendor echoing the credential into a field is masked too.
-        sys.stdout.write(redact("".join(encode_record(stream, r, stamp) + "\n"
+        sys.stdout.write(redact("".join(encode_record(stream, r, stamp, version) + "\n"
                                         for r in records)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_fanout import Action, ErrorRules, PartitionedStream, PartitionError, RateLimitInfo
 from singer_fanout.answer import Answer
 from singer_fanout.payload import require_list
+from singer_fanout.ratelimit import reset_info
 
 # Each stream reads schemas/<stream name>.json.
 SCHEMAS = SchemaDirectory(Path(__file__).parent / "schemas")
@@ -57,22 +57,9 @@ ERROR_RULES = ErrorRules(
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo:
-    """VendorX: X-RateLimit-Reset is an epoch second."""
-
-    def number(name: str) -> float | None:
-        try:
-            return float(headers[name])
-        except (KeyError, ValueError):
-            return None
-
-    limit, remaining, reset = (
-        number(f"X-RateLimit-{part}") for part in ("Limit", "Remaining", "Reset")
-    )
-    return RateLimitInfo(
-        limit=int(limit) if limit is not None else None,
-        remaining=int(remaining) if remaining is not None else None,
-        reset_in_s=None if reset is None else max(0.0, reset - time.time()),
-    )
+    """VendorX: X-RateLimit-Reset is an epoch second (the kit doubts other units)."""
+    return reset_info(headers, limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining",
+                      reset="X-RateLimit-Reset", epoch=True)
 
 
 class VendorXStream(PartitionedStream):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
-from singer_fanout.dates import day_windows
 from singer_fanout.payload import require_fields, require_list
-from singer_fanout.stream import SelectedAccountsOnly
+from singer_fanout.stream import DayPartitionedStream, SelectedAccountsOnly
 from tap_vendorx.client import VendorXStream
-
-# VendorX answers at most 31 days per metrics call.
-MAX_WINDOW_DAYS = 31
 
 
 class AccountsStream(SelectedAccountsOnly, VendorXStream):
@@ -46,30 +43,30 @@ class ServicesStream(VendorXStream):
             yield {**service, "account_id": account_id, "service_id": service["id"]}
 
 
-class MetricsStream(VendorXStream):
+class MetricsStream(DayPartitionedStream, VendorXStream):
     name = "metrics"
     path = "/v1/accounts/{account_id}/services/{service_id}/metrics/daily"
     parent_stream_type = ServicesStream
     context_keys = ("account_id", "service_id")
     primary_keys = ("account_id", "service_id", "date")
     replication_key = "date"
+    max_window_days = 31  # VendorX answers at most 31 days per metrics call
 
     @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        assert context is not None
-        window = self.sync_window(context)
-        if window is None:
-            return
+    def fetch_window(
+        self, context: Mapping[str, Any], first: dt.date, last: dt.date
+    ) -> list[dict[str, Any]]:
         account_id, service_id = context["account_id"], context["service_id"]
         path = self.path.format(account_id=account_id, service_id=service_id)
-        for first, last in day_windows(*window, max_days=MAX_WINDOW_DAYS):
-            what = f"VendorX account {account_id} service {service_id} metrics {first}..{last}"
-            payload = self.client.get_json(
-                path,
-                {"start_date": first.isoformat(), "end_date": last.isoformat()},
-                scope=self.rate_limit_scope(context),
-                what=what,
-            )
-            for row in require_list(payload, "data", what):
-                require_fields(row, ("date",), what)
-                yield {**row, "account_id": account_id, "service_id": service_id}
+        what = f"VendorX account {account_id} service {service_id} metrics {first}..{last}"
+        payload = self.client.get_json(
+            path,
+            {"start_date": first.isoformat(), "end_date": last.isoformat()},
+            scope=self.rate_limit_scope(context),
+            what=what,
+        )
+        records = []
+        for row in require_list(payload, "data", what):
+            require_fields(row, ("date",), what)
+            records.append({**row, "account_id": account_id, "service_id": service_id})
+        return records

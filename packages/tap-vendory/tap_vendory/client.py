@@ -17,7 +17,9 @@ from singer_fanout import (
     RateLimitInfo,
 )
 from singer_fanout.answer import Answer
+from singer_fanout.links import retry_after_s
 from singer_fanout.payload import require_list
+from singer_fanout.ratelimit import read_reset, reset_info
 
 # Each stream reads schemas/<stream name>.json.
 SCHEMAS = SchemaDirectory(Path(__file__).parent / "schemas")
@@ -52,12 +54,15 @@ def _describe(response: Answer) -> str:
 
 
 def _wait_hint(response: Answer) -> float | None:
-    """429 carries no Retry-After: VendorY says to wait for X-RateLimit-Reset (seconds)."""
-    header = "X-RateLimit-Reset" if response.status_code == 429 else "Retry-After"
-    try:
-        return float(response.headers[header])
-    except (KeyError, ValueError):
-        return None
+    """429 carries no Retry-After: VendorY says to wait for X-RateLimit-Reset (seconds).
+    A reset that cannot be believed (an epoch, say) falls back to the window's length,
+    X-RateLimit-Period."""
+    if response.status_code != 429:
+        return retry_after_s(response.headers.get("Retry-After"))
+    reset, problem = read_reset(response.headers, "X-RateLimit-Reset", epoch=False)
+    if problem is None:
+        return reset
+    return retry_after_s(response.headers.get("X-RateLimit-Period"))
 
 
 def _partial_answer(_response: Answer, body: Any) -> tuple[Action, str] | None:
@@ -82,20 +87,10 @@ ERROR_RULES = ErrorRules(
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo:
-    """VendorY: X-RateLimit-Reset is the number of seconds until the window resets."""
-
-    def whole(name: str) -> int | None:
-        try:
-            return int(float(headers[name]))
-        except (KeyError, ValueError):
-            return None
-
-    reset = whole("X-RateLimit-Reset")
-    return RateLimitInfo(
-        limit=whole("X-RateLimit-Limit"),
-        remaining=whole("X-RateLimit-Remaining"),
-        reset_in_s=None if reset is None else float(reset),
-    )
+    """VendorY: X-RateLimit-Reset is the number of seconds until the window resets (the kit
+    doubts an epoch there)."""
+    return reset_info(headers, limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining",
+                      reset="X-RateLimit-Reset", epoch=False)
 
 
 class VendorYStream(PartitionedStream):

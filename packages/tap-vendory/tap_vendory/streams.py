@@ -7,7 +7,7 @@ VendorY answers one UTC day of hourly rows per call; each day's rows are summed 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from singer_sdk.helpers.types import Context
@@ -15,7 +15,7 @@ from typing_extensions import override
 
 from singer_fanout.dates import day_start_epoch, days
 from singer_fanout.payload import require_fields
-from singer_fanout.stream import SelectedAccountsOnly
+from singer_fanout.stream import DayPartitionedStream, SelectedAccountsOnly
 from tap_vendory.client import VendorYStream
 from tap_vendory.daily import summarise_day
 
@@ -55,30 +55,31 @@ class ServicesStream(VendorYStream):
                 yield {**app, "account_id": account_id, "service_id": app["app_id"]}
 
 
-class MetricsStream(VendorYStream):
+class MetricsStream(DayPartitionedStream, VendorYStream):
     name = "metrics"
     path = "/api/v2/orgs/{account_id}/apps/{service_id}/usage/hourly"
     parent_stream_type = ServicesStream
     context_keys = ("account_id", "service_id")
     primary_keys = ("account_id", "service_id", "date")
     replication_key = "date"
+    max_window_days = 1  # VendorY answers at most one UTC day per call
 
     @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        assert context is not None
-        window = self.sync_window(context)
-        if window is None:
-            return
+    def fetch_window(
+        self, context: Mapping[str, Any], first: dt.date, last: dt.date
+    ) -> list[dict[str, Any]]:
         account_id, service_id = context["account_id"], context["service_id"]
         path = self.path.format(account_id=account_id, service_id=service_id)
-        for day in days(*window):
+        records = []
+        for day in days(first, last):
             what = f"VendorY org {account_id} app {service_id} usage {day}"
             record = self._one_day(path, day, context, what)
             if record is not None:
-                yield {**record, "account_id": account_id, "service_id": service_id}
+                records.append({**record, "account_id": account_id, "service_id": service_id})
+        return records
 
     def _one_day(
-        self, path: str, day: dt.date, context: Context, what: str
+        self, path: str, day: dt.date, context: Mapping[str, Any], what: str
     ) -> dict[str, Any] | None:
         start = day_start_epoch(day)
         params = {"start_ts": start, "end_ts": start + SECONDS_PER_DAY}

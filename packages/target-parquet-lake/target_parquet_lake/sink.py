@@ -219,7 +219,10 @@ class ParquetSink(BatchSink):
 
     def process_batch(self, context: dict) -> None:
         """Write the buffered records; they are all stored when this returns."""
-        _ = context
+        # A BATCH message: singer-sdk read its files into context["records"] (RECORD
+        # messages never put anything there: process_record buffers on the sink).
+        for record in context.get("records", ()):
+            self.process_record(record, context)
         data, rows = self._buffer.take()
         if not rows:
             return

@@ -81,7 +81,8 @@ def display_uri(destination: str) -> str:
 def redact(text: str, options: Mapping[str, object]) -> str:
     """`text` with the values of secret-looking storage options replaced by `***`."""
     for name, value in options.items():
-        if _SECRET_OPTION.search(name) and isinstance(value, str) and value:
+        # A value of a few characters is no secret, and masking it would garble words.
+        if _SECRET_OPTION.search(name) and isinstance(value, str) and len(value) >= 4:
             text = text.replace(value, "***")
     return text
 
@@ -120,14 +121,13 @@ class Lake:
         """Write `table` so that `path` exists only once the file is complete.
 
         Raises:
-            FileExistsError: if `path` exists; a file is never overwritten.
+            FileExistsError: if a local `path` exists; a file is never overwritten.
         """
         if self.is_local:
             write_locally(table, Path(path), compression)
             return
-        if self.fs.get_file_info(path).type != pafs.FileType.NotFound:
-            msg = f"Refusing to overwrite existing file {self.uri(path)}"
-            raise FileExistsError(msg)
+        # No existence check here (on S3 it costs a HEAD and a LIST per file): every name
+        # carries the run's random token, so two writers never pick the same one.
         # The whole file is serialised first: an exception while encoding then never
         # reaches the store, where closing a half-written stream would complete it.
         sink = pa.BufferOutputStream()

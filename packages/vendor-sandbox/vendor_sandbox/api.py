@@ -53,6 +53,13 @@ class Context:
 Handler = Callable[[Context], Response]
 
 
+def refuse_failing_days(ctx: Context, first: datetime.date, last: datetime.date) -> None:
+    """A 500 for a metrics window touching one of the `fail_days` (checked after parsing)."""
+    failing = ctx.config.fail_days
+    if failing and any(first <= day <= last for day in failing):
+        raise ApiError(500, "internal_error", "internal error, retry later")
+
+
 @dataclass(frozen=True)
 class Route:
     template: str  # "/v1/accounts/{account_id}/services"

@@ -26,7 +26,7 @@ from typing import Any
 
 from vendor_sandbox import hostile
 from vendor_sandbox.api import ApiError, Context, Route, VendorApi, json_response
-from vendor_sandbox.careless import echo_credential, with_late_account
+from vendor_sandbox.careless import echo_credential, restate_reset, with_late_account
 from vendor_sandbox.config import SandboxConfig
 from vendor_sandbox.faults import FaultPlanner
 from vendor_sandbox.hashing import unit
@@ -128,6 +128,8 @@ class SandboxApp:
                 echo_credential(response, self._vendor.presented_credential(request) or "",
                                 request.target)
             response.headers.extend(self._vendor.rate_headers(decision, config))
+            if config.reset_header != "contract" or config.reset_skew_s:
+                restate_reset(response.headers, decision, config)
             response.headers.append(("X-Request-Id", request_id))
             if response.status == 429:
                 self._limiter.told(decision)

@@ -5,15 +5,21 @@ deployments meet, switched on by knobs.
   proxy, a vendor that logs the request into its error message).
 - `late_account_after`: an account created while a client is paging through the listing,
   so that page-numbered (and offset-cursor) pages shift by one.
+- `reset_header` / `reset_skew_s`: X-RateLimit-Reset in another unit than the contract's
+  (epoch milliseconds, an epoch where seconds-until are documented), or from a clock that
+  is off.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import math
 from typing import Any
 
+from vendor_sandbox.config import SandboxConfig
 from vendor_sandbox.httpserver import Response
+from vendor_sandbox.ratelimit import Decision
 from vendor_sandbox.world import Account, World, midnight
 
 LATE_ACCOUNT = {"x": "acc_late", "y": "o-late", "z": "ws_late"}
@@ -45,6 +51,25 @@ def _append_to_messages(node: Any, text: str) -> None:
     elif isinstance(node, list):
         for item in node:
             _append_to_messages(item, text)
+
+
+# The unit each contract documents for X-RateLimit-Reset.
+CONTRACT_RESET = {"x": "epoch", "y": "seconds"}
+RESET = "X-RateLimit-Reset"
+
+
+def restate_reset(headers: list[tuple[str, str]], decision: Decision,
+                  config: SandboxConfig) -> None:
+    """Rewrite X-RateLimit-Reset (if the vendor sends one) as the knobs say."""
+    if not any(name == RESET for name, _ in headers):
+        return
+    style = CONTRACT_RESET[config.vendor] if config.reset_header == "contract" \
+        else config.reset_header
+    seconds = decision.seconds_to_reset() + config.reset_skew_s
+    epoch = decision.reset_epoch() + config.reset_skew_s
+    value = {"epoch": epoch, "epoch_ms": epoch * 1000, "seconds": seconds}[style]
+    headers[:] = [(name, str(math.ceil(value)) if name == RESET else text)
+                  for name, text in headers]
 
 
 def with_late_account(world: World) -> World:

@@ -40,11 +40,14 @@ DATA_FIELDS = (
     "services_per_account",
     "history_days",
     "deleted_service_rate",
+    "full_history_rate",
     "revision_rate",
 )
 # A running server cannot move to another vendor or socket.
 FIXED_FIELDS = ("vendor", "host", "port")
 MAX_ACCOUNTS = 4096  # ids are 4 hex digits; stay far below 65,536 so id collisions stay rare
+# How `reset_header` may write X-RateLimit-Reset (see careless.py).
+RESET_STYLES = ("contract", "epoch", "epoch_ms", "seconds")
 # What `hostile_services` can make of a 200 answer (see hostile.py).
 HOSTILE_MODES = (
     "malformed_json",
@@ -129,6 +132,13 @@ class SandboxConfig:
         default=0.15,
         metadata=_flag("fraction of services deleted/archived", float),
     )
+    full_history_rate: float = field(
+        default=1 / 3,
+        metadata=_flag(
+            "fraction of services created before the history starts (the others are created "
+            "inside it)", float
+        ),
+    )
     revision_rate: float = field(
         default=0.5,
         metadata=_flag(
@@ -210,6 +220,14 @@ class SandboxConfig:
         default=frozenset(),
         metadata=_flag("account ids whose services and metrics always answer 500", parse_ids),
     )
+    fail_days: frozenset[datetime.date] = field(
+        default=frozenset(),
+        metadata=_flag(
+            "UTC days (YYYY-MM-DD, comma separated): a metrics request whose window touches one "
+            "answers 500",
+            lambda text: frozenset(parse_date(part) for part in parse_ids(text)),
+        ),
+    )
     forbidden_accounts: frozenset[str] = field(
         default=frozenset(),
         metadata=_flag(
@@ -227,6 +245,17 @@ class SandboxConfig:
             "every error answer echoes the credential it received, as a careless vendor or "
             "proxy does: in the error message, in a URL in the body and in a header",
             parse_bool),
+    )
+    reset_header: str = field(
+        default="contract",
+        metadata=_flag(
+            "how X-RateLimit-Reset is written: contract (X epoch seconds, Y seconds until), "
+            f"or one of {', '.join(RESET_STYLES[1:])} whatever the contract says", str),
+    )
+    reset_skew_s: float = field(
+        default=0.0,
+        metadata=_flag("seconds added to the X-RateLimit-Reset moment (a clock off by that)",
+                       float),
     )
     late_account_after: int | None = field(
         default=None,
@@ -256,6 +285,7 @@ class SandboxConfig:
             if isinstance(value, str):
                 value = parse_ids(value)
             object.__setattr__(self, name, frozenset(value))
+        object.__setattr__(self, "fail_days", frozenset(self.fail_days))
         for name in ("today", "world_date"):
             value = getattr(self, name)
             if isinstance(value, datetime.datetime):
@@ -292,10 +322,12 @@ class SandboxConfig:
             >= 0,
             "retry_after_s must be >= 0": self.retry_after_s >= 0,
             "late_account_after must be >= 0": (self.late_account_after or 0) >= 0,
+            f"reset_header must be one of {', '.join(RESET_STYLES)}":
+                self.reset_header in RESET_STYLES,
             "cursor_ttl_s must be > 0": self.cursor_ttl_s > 0,
         }
-        for name in (*FAULT_RATE_FIELDS, "deleted_service_rate", "revision_rate",
-                     "failed_report_rate"):
+        for name in (*FAULT_RATE_FIELDS, "deleted_service_rate", "full_history_rate",
+                     "revision_rate", "failed_report_rate"):
             checks[f"{name} must be in 0..1"] = 0.0 <= getattr(self, name) <= 1.0
         total = sum(getattr(self, name) for name in FAULT_RATE_FIELDS)
         checks["the fault rates must add up to at most 1"] = total <= 1.0 + 1e-9

@@ -15,6 +15,7 @@ from vendor_sandbox.api import (
     account_in_path,
     json_response,
     parse_int,
+    refuse_failing_days,
     service_in_path,
 )
 from vendor_sandbox.config import CONTRACT_PAGE_MAX, DEFAULT_PAGE_SIZE, SandboxConfig
@@ -100,6 +101,7 @@ def daily_metrics(ctx: Context) -> Response:
         raise ApiError(400, "window_too_large", f"at most {MAX_WINDOW_DAYS} days per request")
     if start < ctx.today - datetime.timedelta(days=RETENTION_DAYS):
         raise ApiError(400, "out_of_retention", f"data is kept for {RETENTION_DAYS} days")
+    refuse_failing_days(ctx, start, end)
     ctx.metric_days = (service.id, days)
     rows = x_daily_rows(ctx.world, service, start, end, ctx.today)
     return json_response(200, {"service_id": service.id, "granularity": "day", "data": rows})

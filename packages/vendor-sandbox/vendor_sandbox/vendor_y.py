@@ -15,13 +15,14 @@ from vendor_sandbox.api import (
     account_in_path,
     json_response,
     parse_int,
+    refuse_failing_days,
     service_in_path,
 )
 from vendor_sandbox.config import CONTRACT_PAGE_MAX, DEFAULT_PAGE_SIZE, SandboxConfig
 from vendor_sandbox.hashing import unit
 from vendor_sandbox.httpserver import Request, Response
 from vendor_sandbox.ratelimit import Decision
-from vendor_sandbox.values import y_usage
+from vendor_sandbox.values import utc_day, y_usage
 from vendor_sandbox.world import Account, Service, World, epoch
 
 MAX_WINDOW_S = 86_400
@@ -107,6 +108,7 @@ def hourly_usage(ctx: Context) -> Response:
         raise ApiError(400, "range_too_large", f"at most {MAX_WINDOW_S} seconds per request")
     if start < now - RETENTION_S:
         raise ApiError(410, "data_expired", "usage is kept for 13 months")
+    refuse_failing_days(ctx, utc_day(start), utc_day(end - 1))
     window = y_usage(ctx.world, app, start, end, ctx.today)
     rows, next_cursor = _paginate(ctx, window.rows)
     body: dict[str, Any] = {

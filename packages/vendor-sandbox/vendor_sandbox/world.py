@@ -14,7 +14,6 @@ from vendor_sandbox.hashing import digest, units
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
-FULL_HISTORY_SHARE = 1 / 3  # services created before the history start have every day
 
 ACCOUNT_NAMES = (
     "Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell",
@@ -99,6 +98,7 @@ def world_key(config: SandboxConfig, today: datetime.date) -> tuple[object, ...]
         config.services_per_account,
         config.history_days,
         config.deleted_service_rate,
+        config.full_history_rate,
         config.revision_rate,
     )
 
@@ -175,7 +175,7 @@ def _service(
     vendor, seed = config.vendor, config.seed
     u = units(8, seed, vendor, "service", a_index, s_index)
     seconds = datetime.timedelta(seconds=int(u[0] * 86400))
-    if u[1] < FULL_HISTORY_SHARE or config.history_days == 0:
+    if u[1] < config.full_history_rate or config.history_days == 0:
         created = midnight(history_start) - datetime.timedelta(days=1 + int(u[2] * 365))
         created = max(created, account.created + DAY)
     else:

@@ -15,13 +15,19 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from target_parquet_lake.coverage.finality import DEFAULT_NOT_FINAL_WHEN, RuleError, parse_rules
+from target_parquet_lake.coverage.finality import (
+    DEFAULT_NOT_FINAL_WHEN,
+    DEFAULT_SERVICE_ENDED_WHEN,
+    RuleError,
+    parse_rules,
+)
 from target_parquet_lake.coverage.lake import (
     Failure,
     Lake,
     LakeError,
     open_lake,
     read_days,
+    read_ended_services,
     read_summary,
     summary_paths,
     vendor_paths,
@@ -69,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a record is not final when COLUMN is CONDITION (true, false or nonempty); "
              "replaces the defaults, which skip columns a lake lacks: "
              + ", ".join(DEFAULT_NOT_FINAL_WHEN) + ". Repeatable.",
+    )
+    parser.add_argument(
+        "--service-ended-when", metavar="COLUMN=CONDITION", action="append",
+        help="a service has ended (and is not expected to keep up when its account's "
+             "listing fails) when its services record has COLUMN CONDITION; replaces the "
+             "defaults: " + ", ".join(DEFAULT_SERVICE_ENDED_WHEN) + ". Repeatable.",
     )
     parser.add_argument("--vendor", action="append", help="only this vendor (repeatable)")
     parser.add_argument(
@@ -122,6 +134,7 @@ def collect(
     location: str,
     *,
     rules: tuple[str, ...] = DEFAULT_NOT_FINAL_WHEN,
+    ended_rules: tuple[str, ...] = DEFAULT_SERVICE_ENDED_WHEN,
     summaries: dict[str, list[str]] | None = None,
     use_summaries: bool = True,
     only: Sequence[str] | None = None,
@@ -129,6 +142,7 @@ def collect(
 ) -> list[VendorCoverage]:
     """Coverage of every vendor in the lake. Raises LakeError or RuleError on bad input."""
     parsed_rules = parse_rules(rules)
+    parsed_ended = parse_rules(ended_rules, "--service-ended-when")
     options = storage_options or {}
     lake = open_lake(location, options)
     vendors = vendor_paths(lake)
@@ -150,9 +164,11 @@ def collect(
         found: list[tuple[str, str]] = []
         if use_summaries:
             failures, found = _failures(lake, path, explicit.get(name), options)
+        # The services stream is read only to excuse ended services from a failure.
+        ended = read_ended_services(lake, path, parsed_ended) if failures else set()
         result.append(vendor_coverage(
             name, read_days(lake, path, parsed_rules),
-            failures=failures, summaries=found,
+            failures=failures, summaries=found, ended=ended,
         ))
     return result
 
@@ -182,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(location),
             storage_options=config.get("storage_options") or {},
             rules=tuple(args.not_final_when or DEFAULT_NOT_FINAL_WHEN),
+            ended_rules=tuple(args.service_ended_when or DEFAULT_SERVICE_ENDED_WHEN),
             summaries=_explicit_summaries(args.summary),
             use_summaries=not args.no_summaries,
             only=args.vendor,

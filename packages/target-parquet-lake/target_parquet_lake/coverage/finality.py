@@ -11,6 +11,10 @@ have is skipped, so one default list serves every vendor the taps know:
 * `missing_hours=nonempty`     VendorY names the hours still missing
 
 A null value never matches: a record without the signal counts as final.
+
+The same kind of rule says when a service has ended (`--service-ended-when`, on the
+`services` stream): `deleted_at=nonempty` (X), `archived=true` (Y), `archived_at=nonempty`
+(Z). An ended service is not expected to keep up when its account's listing fails.
 """
 
 from __future__ import annotations
@@ -28,12 +32,17 @@ DEFAULT_NOT_FINAL_WHEN: tuple[str, ...] = (
     "incomplete=true",
     "missing_hours=nonempty",
 )
+DEFAULT_SERVICE_ENDED_WHEN: tuple[str, ...] = (
+    "deleted_at=nonempty",
+    "archived=true",
+    "archived_at=nonempty",
+)
 # Text an empty list is stored as: arrays land in a string column as JSON.
 _EMPTY_TEXTS = ("", "[]", "null")
 
 
 class RuleError(ValueError):
-    """A `--not-final-when` rule that cannot be understood."""
+    """A `--not-final-when` / `--service-ended-when` rule that cannot be understood."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +56,12 @@ class NotFinalRule:
         return f"{self.column}={self.condition}"
 
     @classmethod
-    def parse(cls, text: str) -> NotFinalRule:
+    def parse(cls, text: str, option: str = "--not-final-when") -> NotFinalRule:
         column, sep, condition = text.partition("=")
         column, condition = column.strip(), condition.strip().lower()
         if not sep or not column or condition not in CONDITIONS:
             msg = (
-                f"--not-final-when {text!r}: expected COLUMN=CONDITION with CONDITION one of "
+                f"{option} {text!r}: expected COLUMN=CONDITION with CONDITION one of "
                 f"{', '.join(CONDITIONS)} (e.g. is_final=false)"
             )
             raise RuleError(msg)
@@ -65,7 +74,9 @@ class NotFinalRule:
                 matched = pc.greater(pc.list_value_length(values), 0)
             else:
                 text = pc.utf8_trim_whitespace(values.cast(pa.string()))
-                matched = pc.invert(pc.is_in(text, value_set=pa.array(_EMPTY_TEXTS)))
+                # is_in says False for a null, so invert alone would call a null nonempty.
+                matched = pc.and_(pc.is_valid(text),
+                                  pc.invert(pc.is_in(text, value_set=pa.array(_EMPTY_TEXTS))))
         else:
             flags = _as_bool(values)
             matched = flags if self.condition == "true" else pc.invert(flags)
@@ -85,9 +96,11 @@ def _as_bool(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     return pc.not_equal(values.cast(pa.float64()), 0)
 
 
-def parse_rules(texts: list[str] | tuple[str, ...]) -> tuple[NotFinalRule, ...]:
-    """Parse `COLUMN=CONDITION` rules; raises RuleError naming the bad one."""
-    return tuple(NotFinalRule.parse(text) for text in texts)
+def parse_rules(
+    texts: list[str] | tuple[str, ...], option: str = "--not-final-when",
+) -> tuple[NotFinalRule, ...]:
+    """Parse `COLUMN=CONDITION` rules; raises RuleError naming the option and the bad one."""
+    return tuple(NotFinalRule.parse(text, option) for text in texts)
 
 
 def not_final(table: pa.Table, rules: tuple[NotFinalRule, ...]) -> pa.ChunkedArray | pa.Array:

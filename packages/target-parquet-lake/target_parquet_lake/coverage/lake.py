@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 METRICS_STREAM = "metrics"
+SERVICES_STREAM = "services"
 KEY_COLUMNS = ("account_id", "service_id")
 DATE_COLUMN = "date"
 SUMMARY_PREFIX = "_run_summary"
@@ -254,6 +255,22 @@ def read_days(lake: Lake, vendor_path: str, rules: tuple[NotFinalRule, ...]) -> 
     return grouped.rename_columns(["account_id", "service_id", "date", "not_final"]).filter(
         pc.is_valid(grouped["date"]),
     )
+
+
+def read_ended_services(
+    lake: Lake, vendor_path: str, rules: tuple[NotFinalRule, ...],
+) -> set[tuple[str, str]]:
+    """(account_id, service_id) of the services a `services` record says have ended."""
+    path = posixpath.join(vendor_path, SERVICES_STREAM)
+    if not rules or not lake.is_dir(path):
+        return set()
+    ended: set[tuple[str, str]] = set()
+    columns = (*KEY_COLUMNS, *dict.fromkeys(rule.column for rule in rules))
+    for table in _read_stream(lake, path, columns):
+        matched = table.filter(not_final(table, rules))
+        ended.update(zip(_as_text(matched["account_id"]).to_pylist(),
+                         _as_text(matched["service_id"]).to_pylist(), strict=True))
+    return ended
 
 
 def summary_paths(lake: Lake, vendor_path: str) -> list[str]:

@@ -151,6 +151,7 @@ def vendor_coverage(
     *,
     failures: list[Failure],
     summaries: list[tuple[str, str]],
+    ended: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
 ) -> VendorCoverage:
     """Coverage of one vendor from its per-day table and its last run's failures."""
     services = {key: ServiceCoverage(*key, runs) for key, runs in _per_service(days)}
@@ -173,18 +174,18 @@ def vendor_coverage(
         name, sorted(services.values(), key=lambda s: (s.account_id, s.service_id)),
         summaries, failures, [f for i, f in enumerate(failures) if i not in placed],
     )
-    _extend_failed(coverage)
+    _extend_failed(coverage, ended)
     return coverage
 
 
-def _extend_failed(coverage: VendorCoverage) -> None:
+def _extend_failed(coverage: VendorCoverage, ended: set[tuple[str, str]] | frozenset) -> None:
     """A failed service is expected up to the vendor's last day (from its first day, or
-    the vendor's first if it never landed one)."""
+    the vendor's first if it never landed one), unless the services stream says it ended."""
     first, last = coverage.first, coverage.last
     if first is None or last is None:
         return
     for service in coverage.services:
-        if not service.failures:
+        if not service.failures or (service.account_id, service.service_id) in ended:
             continue
         end = service.runs[-1].end if service.runs else first - ONE_DAY
         if end < last:

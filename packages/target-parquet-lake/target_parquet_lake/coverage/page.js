@@ -78,9 +78,12 @@
     });
   }
 
+  // `page.html#only-gaps` opens with every vendor filtered: a link to send with an alert.
+  var onlyGaps = window.location.hash === "#only-gaps";
   data.vendors.forEach(function (vendor, i) {
     var holder = document.getElementById("heatmap-" + i);
     var toggle = document.getElementById("only-gaps-" + i);
+    if (onlyGaps) { toggle.checked = true; }
     draw(vendor, holder, toggle.checked);
     toggle.addEventListener("change", function () { draw(vendor, holder, toggle.checked); });
   });

@@ -1,4 +1,4 @@
-"""A throwaway copy of the Meltano project, installed once for the e2e tests."""
+"""A throwaway copy of the Meltano project, installed once per test session (e2e and lake)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # What a fresh clone has: the sources, not the developer's venv, state or output.
-SKIP = shutil.ignore_patterns(".git", ".venv", ".meltano", "output", "__pycache__", "*.egg-info",
-                              ".pytest_cache", ".mypy_cache", ".ruff_cache", "build")
+SKIP = shutil.ignore_patterns(".git", ".venv", ".venv-sdk-floor", ".meltano", "output",
+                              "__pycache__", "*.egg-info", ".pytest_cache", ".mypy_cache",
+                              ".ruff_cache", "build", "dist")
 
 
 @dataclass
