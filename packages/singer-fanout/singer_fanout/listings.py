@@ -19,7 +19,7 @@ from typing import Any
 from singer_sdk.streams import Stream
 
 from singer_fanout.settings import RunSettings
-from singer_fanout.state import PartitionKey, PartitionStateBook, partition_key
+from singer_fanout.state import PartitionStateBook, partition_key
 
 ACCOUNT_KEY = "account_id"
 
@@ -38,15 +38,16 @@ class AccountNotListed(Exception):
 class ListingsSeen:
     """What the run's listings produced, as the engine recorded it."""
 
-    scheduled: Collection[tuple[str, PartitionKey]]  # every partition the run planned
-    read_whole: Collection[tuple[str, PartitionKey]]  # partitions that completed
+    scheduled: Collection[tuple[Any, ...]]  # (stream, *partition_key) of every planned one
+    read_whole: Collection[tuple[Any, ...]]  # those that completed
+
     root_stream: str
     listed_accounts: Collection[str]  # every account id the root listing returned
 
 
 def accounts_not_listed(settings: RunSettings, seen: ListingsSeen) -> list[str]:
     """`account_ids` (of this shard) missing from a root listing that was read whole."""
-    if settings.account_ids is None or (seen.root_stream, ()) not in seen.read_whole:
+    if settings.account_ids is None or (seen.root_stream,) not in seen.read_whole:
         return []
     return sorted(
         account for account in settings.account_ids
@@ -68,7 +69,7 @@ def unlisted_bookmarks(
             continue
         parent_keys: tuple[str, ...] = getattr(parent, "context_keys", ())
         for context in book.contexts(name):
-            if (name, partition_key(context)) in seen.scheduled:
+            if _identity(name, context) in seen.scheduled:
                 continue
             if _gone(context, parent.name, parent_keys, settings, seen):
                 found.setdefault(name, []).append(context)
@@ -79,15 +80,19 @@ def _gone(context: Mapping[str, Any], parent: str, parent_keys: tuple[str, ...],
           settings: RunSettings, seen: ListingsSeen) -> bool:
     if not set(parent_keys) <= set(context):
         return False
-    parent_context = {key: context[key] for key in parent_keys}
-    if (parent, partition_key(parent_context)) in seen.read_whole:
+    parent_identity = _identity(parent, {key: context[key] for key in parent_keys})
+    if parent_identity in seen.read_whole:
         return True  # its parent's listing was read and did not contain it
-    if (parent, partition_key(parent_context)) in seen.scheduled:
+    if parent_identity in seen.scheduled:
         return False  # the parent's listing failed: nothing is known
     account = context.get(ACCOUNT_KEY)
     return (
         account is not None
-        and (seen.root_stream, ()) in seen.read_whole
+        and (seen.root_stream,) in seen.read_whole
         and settings.wants_account(str(account))
         and account not in seen.listed_accounts
     )
+
+
+def _identity(stream: str, context: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (stream, *partition_key(context))
