@@ -119,7 +119,8 @@ def test(extra_args: list[str]) -> None:
     if not extra_args:
         # The other end of the supported singer-sdk range (a focused subset, own venv); run
         # even when the suite failed, so a CI log always says how the floor fares.
-        floor = subprocess.run([str(PY), "scripts/sdk_floor.py"], cwd=ROOT, check=False)
+        floor = subprocess.run([str(PY), "scripts/sdk_floor.py", *PYTEST_PARALLEL], cwd=ROOT,
+                               check=False)
         if completed.returncode == 0 and floor.returncode != 0:
             sys.exit("the tests on the lowest supported singer-sdk failed (see above)")
     sys.exit(completed.returncode)
