@@ -68,10 +68,15 @@ class TapResult:
     peak_rss_mb: float
     returncode: int
     cpu_s: float = 0.0  # the tap process's own user + system CPU
+    final_state_bytes: int = 0  # the last STATE line: what the next run starts from
 
 
-def run_tap(vendor: str, config: dict[str, Any], *, baseline: bool = False) -> TapResult:
-    """Run tap-vendor<x|y> (or the plain singer-sdk baseline) and count what it writes."""
+def run_tap(vendor: str, config: dict[str, Any], *, baseline: bool = False,
+            state_in: Path | None = None, state_out: Path | None = None) -> TapResult:
+    """Run tap-vendor<x|y> (or the plain singer-sdk baseline) and count what it writes.
+
+    `state_in`: a state file the run starts from; `state_out`: where its last STATE goes.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({CREDENTIAL_SETTING[vendor]: TOKEN, "progress_interval_seconds": 3600,
                    **config}, handle)
@@ -79,22 +84,30 @@ def run_tap(vendor: str, config: dict[str, Any], *, baseline: bool = False) -> T
         cmd = [sys.executable, str(HERE / "baseline_tap.py"), vendor, "--config", handle.name]
     else:
         cmd = [str(BIN / f"tap-vendor{vendor}"), "--config", handle.name]
+    if state_in is not None:
+        cmd += ["--state", str(state_in)]
     started = time.perf_counter()
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
-    records = state_messages = state_bytes = 0
+    records = state_messages = state_bytes = final_state_bytes = 0
+    last_state = b""
     for line in process.stdout:
         if line.startswith(b'{"type":"RECORD"'):
             records += 1
         elif line.startswith(b'{"type":"STATE"'):
             state_messages += 1
             state_bytes += len(line)
+            final_state_bytes = len(line)
+            last_state = line
     _, status, usage = os.wait4(process.pid, 0)
+    if state_out is not None and last_state:
+        state_out.write_text(json.dumps(json.loads(last_state)["value"]))
     seconds = time.perf_counter() - started
     os.unlink(handle.name)
     # ru_maxrss is in KiB on Linux.
     return TapResult(seconds, records, state_messages, state_bytes, usage.ru_maxrss / 1024,
-                     os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime)
+                     os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime,
+                     final_state_bytes)
 
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> None:

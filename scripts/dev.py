@@ -39,6 +39,10 @@ INSTALL_INPUTS = [ROOT / "pyproject.toml", ROOT / "taps.json"] + [
 ]
 STAMP = VENV / ".installed-from"
 PYTEST_NO_TESTS_COLLECTED = 5
+# Two pytest-xdist workers (CI's two cores); tests/conftest.py keeps tests sharing a fixture
+# on one worker, hands the slow ones out first and runs `exclusive` ones alone. Arguments
+# after `test` come later and win (`-n 0`: one process, `-n 4`: more workers).
+PYTEST_PARALLEL = ["-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder"]
 
 
 def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
@@ -108,13 +112,15 @@ def test(extra_args: list[str]) -> None:
     ensure_chromium()
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy", *mypy_targets(), "benchmarks", "scripts")
-    completed = subprocess.run([str(PY), "-m", "pytest", *extra_args], cwd=ROOT, check=False)
+    completed = subprocess.run([str(PY), "-m", "pytest", *PYTEST_PARALLEL, *extra_args], cwd=ROOT,
+                               check=False)
     if completed.returncode == PYTEST_NO_TESTS_COLLECTED:
         sys.exit("pytest collected no tests: that is a failure, not a pass")
     if not extra_args:
         # The other end of the supported singer-sdk range (a focused subset, own venv); run
         # even when the suite failed, so a CI log always says how the floor fares.
-        floor = subprocess.run([str(PY), "scripts/sdk_floor.py"], cwd=ROOT, check=False)
+        floor = subprocess.run([str(PY), "scripts/sdk_floor.py", *PYTEST_PARALLEL], cwd=ROOT,
+                               check=False)
         if completed.returncode == 0 and floor.returncode != 0:
             sys.exit("the tests on the lowest supported singer-sdk failed (see above)")
     sys.exit(completed.returncode)

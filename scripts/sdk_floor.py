@@ -24,8 +24,8 @@ FLOOR_PY = FLOOR_VENV / "bin" / "python"
 # the SDK's own standard tap tests.
 FOCUSED_TESTS = ["tests/singer_fanout", "tests/taps/test_sync.py", "tests/taps/test_standard.py",
                  "tests/taps/test_sdk_features.py"]
-TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.3", "pyyaml>=6", "requests>=2.31",
-              "jsonschema>=4.16", "pyarrow>=15"]
+TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "pyyaml>=6",
+              "requests>=2.31", "jsonschema>=4.16", "pyarrow>=15"]
 PYTEST_NO_TESTS_COLLECTED = 5
 
 
@@ -49,7 +49,10 @@ def main() -> None:
     if not FLOOR_PY.exists():
         run(uv, "venv", "--quiet", "--python", DEV_BIN / "python", FLOOR_VENV)
     taps = json.loads((ROOT / "taps.json").read_text())["taps"]
-    editables = ["-e", "packages/singer-fanout", "-e", "packages/vendor-sandbox"]
+    # The loader too: it is on singer-sdk as well, and the SDK-feature tests pipe the taps'
+    # BATCH output into it.
+    editables = ["-e", "packages/singer-fanout", "-e", "packages/vendor-sandbox",
+                 "-e", "packages/target-parquet-lake"]
     for tap in taps:
         editables += ["-e", f"packages/{tap['name']}[sandbox]"]
     # `~=0.53.0`: the newest patch release of the lowest supported minor release.

@@ -45,3 +45,16 @@ def test_readme_query_gives_the_latest_row_per_key(tmp_path):
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["[(12,)]", "12"]
+
+
+def test_loader_readme_settings_table_is_the_about_output():
+    """The loader README's table is `target-parquet --about --format=markdown`'s, verbatim."""
+    loader_readme = README.parent / "packages" / "target-parquet-lake" / "README.md"
+    about = subprocess.run([str(Path(sys.executable).parent / "target-parquet"), "--about",
+                            "--format=markdown"], capture_output=True, text=True, check=True,
+                           timeout=60).stdout
+    table = about[about.index("| Setting |"):about.index("A full list of supported settings")]
+    assert table.strip() in loader_readme.read_text(), (
+        "regenerate the settings table in packages/target-parquet-lake/README.md from "
+        "`target-parquet --about --format=markdown`"
+    )

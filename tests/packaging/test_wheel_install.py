@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,8 +39,12 @@ def installed(python: Path) -> set[str]:
 def test_tap_wheel_installs_alone_and_syncs_the_sandbox(tmp_path):
     dist = tmp_path / "dist"
     for package in ("singer-fanout", "vendor-sandbox", "tap-vendorx"):
-        built = sh(UV, "build", "--wheel", "--quiet", "--out-dir", dist,
-                   ROOT / "packages" / package)
+        # A copy: setuptools writes build/ and *.egg-info into the source folder, which
+        # the tests running alongside (editable Meltano installs) write and read too.
+        source = shutil.copytree(ROOT / "packages" / package, tmp_path / "src" / package,
+                                 ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                               "__pycache__"))
+        built = sh(UV, "build", "--wheel", "--quiet", "--out-dir", dist, source)
         assert built.returncode == 0, built.stderr[-2000:]
     wheels = sorted(path.name for path in dist.glob("*.whl"))
     assert [name.split("-")[0] for name in wheels] == ["singer_fanout", "tap_vendorx",

@@ -185,6 +185,7 @@ async def _concurrent_gets(url: str, count: int) -> float:
     return time.monotonic() - began
 
 
+@pytest.mark.exclusive  # it bounds the elapsed time
 def test_hundreds_of_sleeping_requests_overlap(start) -> None:
     box = start("x", latency_ms=500, rate_limit=100_000)
     elapsed = asyncio.run(_concurrent_gets(box.url, 256))

@@ -63,7 +63,7 @@ def test_polls_move_apart_until_ready_then_fetch_in_the_same_step() -> None:
     records = run_steps(submit(job, timing, clock), sleep=clock.sleep, clock=clock)
     assert records == [{"date": "2026-11-01"}, {"date": "2026-11-02"}]
     assert len(job.polls) == 5
-    assert clock.slept == [1.0, 1.0, 1.5, 2.0, 2.0]  # first poll, then x1.5 up to the cap
+    assert clock.slept == [1.0, 1.5, 2.0, 2.0, 2.0]  # first poll, then x1.5 up to the cap
 
 
 def test_a_failed_job_and_a_job_past_its_timeout_fail_the_step() -> None:

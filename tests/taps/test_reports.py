@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
 
-from tests.tap_runner import run_tap
-from tests.taps.conftest import sandbox_config, tap_config
+from tests.tap_runner import BIN, run_tap
+from tests.taps.conftest import SECRET, sandbox_config, tap_config
 from tests.truth import assert_matches_truth, expected
 from vendor_sandbox import run_sandbox, truth_records
 
@@ -61,3 +63,22 @@ def test_a_failed_or_expired_report_fails_its_project_only(tmp_path):
     assert len(failures) == len(projects)
     assert all("report_expired" in failure["message"] for failure in failures)
     assert len(run.records["services"]) == len(projects)  # the listings were not touched
+
+
+def test_access_tokens_never_appear_even_at_debug(tmp_path):
+    with run_sandbox(sandbox_config("z", **WORLD)) as sandbox:
+        config = tap_config("z", sandbox.url)
+        config_file = tmp_path / "config.json"
+        config_file.write_text(json.dumps(config))
+        sandbox.update(token_ttl_s=1.0)  # a fresh token every ~0.9 s: several to leak
+        completed = subprocess.run(
+            [str(BIN / "tap-vendorz"), "--config", str(config_file)], capture_output=True,
+            text=True, timeout=180, check=False, env={**os.environ, "LOGLEVEL": "DEBUG"},
+        )
+        issued = sandbox.stats()["events"]["tokens_issued"]
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert issued >= 1
+    assert "DEBUG" in completed.stderr  # the run really logged at DEBUG
+    for output in (completed.stderr, completed.stdout):
+        assert "zat_" not in output, "an access token reached the output"
+        assert SECRET not in output

@@ -40,7 +40,7 @@ from singer_sdk.streams import Stream
 
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from singer_fanout.outputs import StreamOutputs
-from singer_fanout.state import StateEmitter
+from singer_fanout.state import StateEmitter, partition_key
 from singer_fanout.steps import PartitionPlan, Record, Step, StepResult
 from singer_fanout.summary import RunSummary
 
@@ -51,7 +51,7 @@ Context = Mapping[str, Any]
 IDLE_TICK_S = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per queued partition: no __dict__
 class Partition:
     stream: Stream
     context: Context | None
@@ -100,6 +100,10 @@ def pick_spread(queue: deque[ScopedT], busy: Counter[str]) -> ScopedT:
     return job
 
 
+# The steps of every partition not planned yet (never appended to: a plan brings its own).
+_UNPLANNED: deque[Any] = deque(maxlen=0)
+
+
 class _Running:
     """A partition from the moment it is scheduled until its last step is written."""
 
@@ -123,7 +127,9 @@ class _Running:
         self.partition = partition
         self.scope = partition.scope
         self.plan: PartitionPlan | None = None  # made when the partition first gets a worker
-        self.ready: deque[Step] = deque()
+        # An empty deque costs ~600 bytes and every service of a listing waits here before
+        # its first step: the shared empty one until the plan gives the partition its own.
+        self.ready: deque[Step] = _UNPLANNED
         self.in_flight = 0
         self.delayed = 0  # follow-up steps waiting for their moment
         self.failed = False
@@ -132,7 +138,7 @@ class _Running:
         self.records = 0
         self.queued = True
         self.ticket: int | None = None  # the progress estimate's, from its first step on
-        self.children: Counter[str] = Counter()  # partitions it found, by stream
+        self.children: Counter[str] | None = None  # partitions it found, by stream
 
     @property
     def idle(self) -> bool:
@@ -165,7 +171,7 @@ class FanOutEngine:
         self._sequence = itertools.count()
         self._outputs = outputs  # RECORD or BATCH messages, table versions, METRIC lines
         self._busy: Counter[str] = Counter()  # steps in flight per rate-limit scope
-        self._scheduled: set[tuple[str, tuple[tuple[str, Any], ...]]] = set()
+        self._scheduled: set[tuple[Any, ...]] = set()  # (stream, *partition_key), flat
         self._listed: dict[str, set[tuple[Any, ...]]] = {}  # listing keys emitted, per stream
 
     def run(self, roots: list[Stream]) -> None:
@@ -209,7 +215,7 @@ class FanOutEngine:
 
     def _schedule(self, partition: Partition) -> bool:
         """Queue `partition` unless this run already did (then False)."""
-        identity = (partition.stream.name, tuple(sorted((partition.context or {}).items())))
+        identity = (partition.stream.name, *partition_key(partition.context or {}))
         if identity in self._scheduled:
             return False  # listed twice (a shifted page): it is synced once
         self._scheduled.add(identity)
@@ -238,7 +244,7 @@ class FanOutEngine:
                 if running.plan is None:
                     running.ticket = self._summary.work.started(running.partition.stream.name)
                     running.plan = self._plan_for(running.partition)
-                    running.ready.extend(running.plan.steps())
+                    running.ready = deque(running.plan.steps())
                 if not running.ready:
                     if running.idle:
                         self._finish(running)  # nothing to fetch, e.g. nothing is due
@@ -294,7 +300,8 @@ class FanOutEngine:
         self._summary.partition_failed(job.stream.name, job.context, error)
         self._outputs.partition_failed(job.stream)
         running.failed = True
-        running.ready.clear()  # steps in flight finish and are written; no new ones start
+        if running.ready:
+            running.ready.clear()  # steps in flight finish and are written; no new ones start
 
     def _write(self, running: _Running, step: Step, result: StepResult) -> None:
         job = running.partition
@@ -313,7 +320,9 @@ class FanOutEngine:
         running.plan.step_done(step, result)
         self._emitter.changed(len(records))
         scheduled = [child for child in children if self._schedule(child)]
-        running.children.update(child.stream.name for child in scheduled)
+        if scheduled:
+            running.children = running.children or Counter()
+            running.children.update(child.stream.name for child in scheduled)
         if result.then and not running.failed:
             if result.not_before is not None and result.not_before > self._clock():
                 for follow_up in result.then:

@@ -108,7 +108,7 @@ class JobPollStep:
             raise PartitionError(job.what, f"the job was not ready after {timing.timeout_s:g}s")
         interval = min(self.interval_s * POLL_BACKOFF, timing.max_poll_interval_s)
         again = dataclasses.replace(self, interval_s=interval)
-        return StepResult(then=(again,), not_before=min(now + self.interval_s, self.deadline))
+        return StepResult(then=(again,), not_before=min(now + interval, self.deadline))
 
 
 def run_steps(first: Step, sleep: Callable[[float], None] = time.sleep,

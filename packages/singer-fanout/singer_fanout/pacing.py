@@ -14,9 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# Share of the published rate used, and of its burst: margin for network jitter.
+# Share of the published rate used, and of its burst: margin for jitter between the moment
+# a request is admitted here and the moment it reaches the server (a busy CPU can hold a
+# few admitted requests back and send them together).
 RATE_SHARE = 0.9
-BURST_SHARE = 0.5
+BURST_SHARE = 0.25
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from singer_fanout.transport import INSECURE_OPT_IN, check_api_url
 from singer_fanout.vendor_settings import VendorSetting
 
 DEFAULT_START_DAYS_AGO = 30
+# A STATE waits for this share of the partitions to move: STATE bytes <= ~8x the final state.
+DEFAULT_STATE_REDO_PERCENT = 12.5
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,16 @@ def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
                     description="Path to a CA bundle for TLS verification (verification is "
                     "always on)."),
         th.Property("state_interval_seconds", th.NumberType, default=10,
-                    description="Write STATE at most this often (and always at the end)."),
+                    description="Write STATE at most this often (and always at the end, and "
+                    "when stopped by SIGTERM / SIGINT)."),
+        th.Property("state_redo_percent", th.NumberType, default=DEFAULT_STATE_REDO_PERCENT,
+                    description="A STATE also waits until this percentage of the partitions "
+                    "in the state moved since the previous one. A run killed without warning "
+                    "(SIGKILL, out of memory, lost machine) re-does at most this share of the "
+                    "partitions, or the last `state_interval_seconds` of work, whichever is "
+                    "more; in exchange a run writes at most about 100 / this times its final "
+                    "state in STATE bytes, however long it runs (8x at the default 12.5). 0: "
+                    "write every `state_interval_seconds`, whatever the state's size."),
         th.Property("progress_interval_seconds", th.NumberType, default=30,
                     description="Seconds between progress log lines."),
         th.Property("shard", th.StringType,
@@ -168,6 +179,8 @@ class RunSettings:
     progress_interval_s: float
     summary_path: str | None
     shard: Shard | None = None
+    # Share (0..1) of the state's partitions that must move before another STATE.
+    state_redo_share: float = DEFAULT_STATE_REDO_PERCENT / 100
     api_url: str = ""  # validated; unused in sandbox mode
     # The vendor's declared settings, validated (numbers as int/float, defaults filled in).
     vendor_values: Mapping[str, Any] = field(default_factory=dict)
@@ -236,6 +249,8 @@ class RunSettings:
                                                  DEFAULT_MAX_RESPONSE_BYTES),
             ),
             state_interval_s=_positive_number(config, "state_interval_seconds", 10),
+            state_redo_share=_percent(config, "state_redo_percent",
+                                      DEFAULT_STATE_REDO_PERCENT) / 100,
             progress_interval_s=_positive_number(config, "progress_interval_seconds", 30),
             summary_path=config.get("summary_path"),
             shard=Shard.parse(config["shard"]) if config.get("shard") else None,
@@ -264,6 +279,15 @@ def _positive_int(
         floor = "0 or more" if zero else "1 or more"
         raise ConfigurationProblem(setting, f"{value!r} is not a whole number {floor}")
     return value
+
+
+def _percent(config: Mapping[str, Any], setting: str, default: float) -> float:
+    value = config.get(setting, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or not (
+        0 <= value <= 100
+    ):
+        raise ConfigurationProblem(setting, f"{value!r} is not a percentage from 0 to 100")
+    return float(value)
 
 
 def _optional_positive_number(config: Mapping[str, Any], setting: str) -> float | None:

@@ -226,7 +226,8 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
                              rate_limit_waits=self.rate_limiter.waits)
         emitter = StateEmitter(write_state, self.state_book.state,
                                every_s=settings.state_interval_s,
-                               every_records=STATE_EVERY_RECORDS)
+                               every_records=STATE_EVERY_RECORDS,
+                               redo_share=settings.state_redo_share, book=self.state_book)
         engine = FanOutEngine(
             emitter=emitter,
             summary=summary,

@@ -81,7 +81,8 @@ def display_uri(destination: str) -> str:
 def redact(text: str, options: Mapping[str, object]) -> str:
     """`text` with the values of secret-looking storage options replaced by `***`."""
     for name, value in options.items():
-        if _SECRET_OPTION.search(name) and isinstance(value, str) and value:
+        # A value of a few characters is no secret, and masking it would garble words.
+        if _SECRET_OPTION.search(name) and isinstance(value, str) and len(value) >= 4:
             text = text.replace(value, "***")
     return text
 
