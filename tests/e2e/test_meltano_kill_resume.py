@@ -33,8 +33,9 @@ def wait_for_saved_partitions(project, state_id, process, timeout_s=60.0) -> lis
         time.sleep(0.2)
     if process.poll() is not None:
         # The run ended on its own before any checkpoint: show why, not just that.
+        why = process.stderr.read()[-4000:] if process.stderr else ""
         raise AssertionError(f"meltano run exited {process.returncode} before Meltano saved "
-                             f"any state:\n{process.stderr.read()[-4000:] if process.stderr else ''}")
+                             f"any state:\n{why}")
     raise AssertionError("Meltano saved no state while the run was going")
 
 
