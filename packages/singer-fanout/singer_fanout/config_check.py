@@ -46,6 +46,11 @@ def check_writable(setting: str, path_text: str) -> None:
     path = Path(path_text)
     if path.is_dir():
         raise ConfigurationProblem(setting, f"{path} is a directory; give the path of a file")
+    blocking = next((parent for parent in path.parents if parent.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ConfigurationProblem(
+            setting, f"cannot write {path}: {blocking} is a file, not a directory"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Creating a file next to it proves the directory is writable, without touching a
