@@ -65,6 +65,19 @@ class PartitionStateBook:
             entry["replication_key_value"] = value
             self._moved.add(id(entry))
 
+    def contexts(self, stream: str) -> list[dict[str, Any]]:
+        """The context of every partition the state holds for `stream`."""
+        return [dict(entry.get("context", {})) for entry in self._partitions(stream).values()]
+
+    def forget(self, stream: str, contexts: list[dict[str, Any]]) -> None:
+        """Drop these partitions' bookmarks (the vendor no longer lists them)."""
+        index = self._partitions(stream)
+        gone = {id(index.pop(partition_key(context))) for context in contexts
+                if partition_key(context) in index}
+        stream_state = self._stream_state(stream)
+        stream_state["partitions"] = [entry for entry in stream_state.get("partitions", [])
+                                      if id(entry) not in gone]
+
     def partition_count(self, stream: str) -> int:
         return len(self._partitions(stream))
 
