@@ -12,9 +12,14 @@ import os
 import signal
 import time
 
+import pytest
+
 from tests.e2e.test_meltano_project import parquet_records
 from tests.truth import assert_matches_truth, expected
 from vendor_sandbox import SandboxConfig, run_sandbox
+
+# Meltano runs in the session's installed project: tens of seconds per test.
+pytestmark = pytest.mark.slow
 
 TOKEN = "kill-test-token-77b1"
 STATE_ID = "dev:tap-vendorx-to-target-parquet"
