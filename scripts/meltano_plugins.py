@@ -77,10 +77,15 @@ PLUGINS = (
            "Parquet", keywords=("parquet", "file", "data lake")),
 )
 
+# JSON numbers are declared `integer`, not `decimal`: Meltano 4.4 turns a `decimal` setting
+# given as an environment variable (TAP_VENDORX_REQUEST_TIMEOUT=5) into a Decimal and then
+# crashes writing the plugin's config ("Object of type Decimal is not JSON serializable"),
+# so `meltano run` fails. Every number setting here is seconds or a rate, where whole
+# numbers serve; the taps themselves still accept fractions (docs/meltano.md says so).
 JSON_TYPE_TO_KIND = {
     "string": "string",
     "integer": "integer",
-    "number": "decimal",
+    "number": "integer",
     "boolean": "boolean",
     "array": "array",
     "object": "object",

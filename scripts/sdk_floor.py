@@ -24,7 +24,7 @@ FLOOR_PY = FLOOR_VENV / "bin" / "python"
 # the SDK's own standard tap tests.
 FOCUSED_TESTS = ["tests/singer_fanout", "tests/taps/test_sync.py", "tests/taps/test_standard.py",
                  "tests/taps/test_sdk_features.py"]
-TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "pyyaml>=6",
+TEST_TOOLS = ["pytest>=8,<9.2", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "pyyaml>=6",
               "requests>=2.31", "jsonschema>=4.16", "pyarrow>=15"]
 PYTEST_NO_TESTS_COLLECTED = 5
 

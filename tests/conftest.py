@@ -54,9 +54,10 @@ def shared_instances(item: pytest.Item) -> list[str]:
         if scope == "session" and name in SHARED_SESSION_FIXTURES:
             shared.append(f"session:{name}")
         elif scope in where:
-            # Each parameter of a parametrized fixture is its own instance.
+            # Each parameter of a parametrized fixture is its own instance. (No brackets:
+            # pytest-xdist reads a group only after the last `]` of the test's id.)
             index = callspec.indices.get(name) if callspec is not None else None
-            shared.append(f"{where[scope]}:{name}" + ("" if index is None else f"[{index}]"))
+            shared.append(f"{where[scope]}:{name}" + ("" if index is None else f"#{index}"))
     return shared
 
 

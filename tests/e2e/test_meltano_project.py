@@ -15,6 +15,9 @@ from singer_fanout.dates import utc_today
 from tests.truth import assert_matches_truth, expected
 from vendor_sandbox import SandboxConfig
 
+# Meltano runs in the session's installed project: tens of seconds per test.
+pytestmark = pytest.mark.slow
+
 LOOKBACK = {"x": 3, "y": 7}
 
 

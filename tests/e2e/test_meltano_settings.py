@@ -14,6 +14,9 @@ import yaml
 
 from singer_fanout.dates import utc_today
 
+# Meltano runs in the session's installed project: tens of seconds per test.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 DROP_BANDWIDTH = '{"metrics": {"bandwidth_bytes": null}}'
 # `meltano config set` drops nulls nested in an object; singer-sdk's `__NULL__` means the same.

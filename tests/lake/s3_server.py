@@ -8,6 +8,7 @@ moto knows, so wrong credentials are refused as S3 refuses them.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -26,6 +27,14 @@ import pyarrow.fs as pafs
 REGION = "us-east-1"
 _SETUP_REQUESTS = 3  # create_user, create_access_key, put_user_policy
 _ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, even by SIGKILL or a timeout, so no
+    server outlives its session (Linux; elsewhere the fixture's own teardown stops it)."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -109,6 +118,7 @@ def run_s3_server(log_path: Path, *, enforce_auth: bool = True) -> Iterator[S3Se
         process = subprocess.Popen(
             [str(server_bin), "-H", "127.0.0.1", "-p", str(port)],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl, no locks taken
         )
         try:
             _wait_listening(port, process)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime
+import socket
 import threading
+import time
 
 import pytest
 import requests
 
-from vendor_sandbox import SandboxConfig, run_sandbox
+from vendor_sandbox import SandboxConfig, run_sandbox, truth_records
 from vendor_sandbox.__main__ import build_parser
 from vendor_sandbox.config import config_from_arguments
+from vendor_sandbox.server import STOP_TIMEOUT_S
+
+from .helpers import TODAY
 
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - an address the sandbox must refuse
 
@@ -95,10 +100,55 @@ def test_update_changes_knobs_but_not_the_socket() -> None:
             box.update(stall_rate=2.0)
 
 
+def sandbox_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "vendor-sandbox"}
+
+
+def refused(url: str) -> bool:
+    host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=30).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
 def test_leaving_the_context_stops_the_server_and_its_thread() -> None:
+    # Only this sandbox's thread counts: a full run has other tests' sandboxes about.
+    before = sandbox_threads()
     with run_sandbox(SandboxConfig(vendor="y")) as box:
         url = box.url
-        assert requests.get(url + "/_sandbox/stats", timeout=5).ok
-    with pytest.raises(requests.ConnectionError):
-        requests.get(url + "/_sandbox/stats", timeout=5)
-    assert not [t for t in threading.enumerate() if t.name == "vendor-sandbox"]
+        assert requests.get(url + "/_sandbox/stats", timeout=30).ok
+        assert len(sandbox_threads() - before) == 1
+    assert refused(url)
+    assert not sandbox_threads() - before
+
+
+def test_a_client_that_stopped_reading_does_not_keep_the_sandbox_running() -> None:
+    # An endless body to a client that reads nothing: the server's writes stall. Stopping
+    # must not wait for that client (it used to, for good, and leave the thread running).
+    before = sandbox_threads()
+    config = SandboxConfig(vendor="x", seed=7, today=TODAY, rate_limit=100_000)
+    service = next(r for r in truth_records(config) if r["type"] == "metric")
+    path = (f"/v1/accounts/{service['account_id']}/services/{service['service_id']}/metrics/"
+            "daily?start_date=2026-11-01&end_date=2026-11-17")
+    with run_sandbox(config.changed(hostile_services={service["service_id"]: "endless_body"})
+                     ) as box:
+        host, port = box.url.rsplit("/", 1)[-1].rsplit(":", 1)
+        stalled = socket.create_connection((host, int(port)), timeout=30)
+        stalled.sendall(f"GET {path} HTTP/1.1\r\nHost: sandbox\r\nAuthorization: Bearer "
+                        f"{config.token}\r\n\r\n".encode())
+        stalled.recv(1)  # the body is on its way; from now on nothing is read
+        deadline = time.monotonic() + 30
+        while box.stats()["faults"].get("hostile_endless_body", 0) < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)  # the socket buffers fill up and the server's writes stall
+        started = time.monotonic()
+    stop_s = time.monotonic() - started
+    try:
+        assert not sandbox_threads() - before
+        assert refused(box.url)
+        assert stop_s < STOP_TIMEOUT_S
+    finally:
+        stalled.close()

@@ -16,5 +16,8 @@ CONFIG = {
 }
 
 # One standard test class per registered tap (TestTapVendorX, ...), found by pytest here.
+# Each its own copy: singer-sdk fills a tap's defaults into the dict it is given, and another
+# tap's defaults are settings this one does not have.
 for _tap in TAPS:
-    globals()[f"Test{_tap['class']}"] = get_tap_test_class(tap_class(_tap["vendor"]), config=CONFIG)
+    globals()[f"Test{_tap['class']}"] = get_tap_test_class(tap_class(_tap["vendor"]),
+                                                           config=dict(CONFIG))

@@ -181,7 +181,10 @@ class DayWindowPlan:
         entry = self._book.entry(self._stream.name, self._context)
         if entry is None or not self._tracks_finality:
             return  # nothing bookmarked yet, or a stream that re-reads a fixed lookback
-        entry[UNSETTLED_KEY] = encode_days(self._unsettled)
+        still_open = encode_days(self._unsettled)
+        if entry.get(UNSETTLED_KEY) != still_open:
+            entry[UNSETTLED_KEY] = still_open
+            self._book.entry_changed(entry)
         if self._prefix == len(self._new) and self._lifetime.gone and self._new:
             self._note_end(entry)
 

@@ -171,7 +171,10 @@ class FanOutEngine:
         self._sequence = itertools.count()
         self._outputs = outputs  # RECORD or BATCH messages, table versions, METRIC lines
         self._busy: Counter[str] = Counter()  # steps in flight per rate-limit scope
-        self._scheduled: set[tuple[Any, ...]] = set()  # (stream, *partition_key), flat
+        # What the listings produced: every partition planned, and those read whole, as
+        # (stream, *partition_key), flat.
+        self.scheduled: set[tuple[Any, ...]] = set()
+        self.read_whole: set[tuple[Any, ...]] = set()
         self._listed: dict[str, set[tuple[Any, ...]]] = {}  # listing keys emitted, per stream
 
     def run(self, roots: list[Stream]) -> None:
@@ -216,9 +219,9 @@ class FanOutEngine:
     def _schedule(self, partition: Partition) -> bool:
         """Queue `partition` unless this run already did (then False)."""
         identity = (partition.stream.name, *partition_key(partition.context or {}))
-        if identity in self._scheduled:
+        if identity in self.scheduled:
             return False  # listed twice (a shifted page): it is synced once
-        self._scheduled.add(identity)
+        self.scheduled.add(identity)
         self._queue(_Running(partition), first=False)
         self._summary.work.scheduled(partition.stream.name,
                                      lists_children=bool(self._wanted(partition)))
@@ -342,6 +345,7 @@ class FanOutEngine:
         if running.failed:
             self._summary.tally(name).records += running.records
         else:
+            self.read_whole.add((name, *partition_key(running.partition.context or {})))
             self._summary.partition_ok(name, running.records)
 
     def _first_listed(self, stream: Stream, records: list[Record]) -> list[Record]:

@@ -136,7 +136,14 @@ def settings_schema(vendor: VendorDefaults) -> th.PropertiesList:
                     "assigned by a stable hash of the account id, so N runs with 1/N..N/N "
                     "cover every account exactly once. Give each shard its own state."),
         th.Property("summary_path", th.StringType,
-                    description="Also write the end-of-run summary as JSON to this file."),
+                    description="Also write the end-of-run summary as JSON to this file "
+                    "(checked before any request: a path that cannot be written is a "
+                    "configuration error)."),
+        th.Property("prune_unlisted_state", th.BooleanType, default=False,
+                    description="Drop from the state the bookmarks of accounts and services "
+                    "the vendor no longer lists (they are counted in the run summary either "
+                    "way). Off by default: a listing that hides an account for a day would "
+                    "otherwise cost its whole history on the next run."),
         *(setting.schema_property() for setting in vendor.settings),
     )
 
@@ -192,6 +199,7 @@ class RunSettings:
     api_url: str = ""  # validated; unused in sandbox mode
     # The vendor's declared settings, validated (numbers as int/float, defaults filled in).
     vendor_values: Mapping[str, Any] = field(default_factory=dict)
+    prune_unlisted_state: bool = False
 
     def wants_account(self, account_id: str) -> bool:
         """Whether this run syncs the account: the allow-list and the shard both agree."""
@@ -264,6 +272,7 @@ class RunSettings:
             shard=Shard.parse(config["shard"]) if config.get("shard") else None,
             api_url=api_url,
             vendor_values={setting.name: setting.read(config) for setting in vendor.settings},
+            prune_unlisted_state=config.get("prune_unlisted_state") is True,
         )
 
 

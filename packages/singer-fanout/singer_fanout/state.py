@@ -69,6 +69,23 @@ class PartitionStateBook:
         """The partition's entry (its bookmark and any keys the kit keeps beside it)."""
         return self._partitions(stream).get(partition_key(context))
 
+    def entry_changed(self, entry: dict[str, Any]) -> None:
+        """Keys beside the bookmark changed: the entry moved, as an advance does."""
+        self._moved.add(id(entry))
+
+    def contexts(self, stream: str) -> list[dict[str, Any]]:
+        """The context of every partition the state holds for `stream`."""
+        return [dict(entry.get("context", {})) for entry in self._partitions(stream).values()]
+
+    def forget(self, stream: str, contexts: list[dict[str, Any]]) -> None:
+        """Drop these partitions' bookmarks (the vendor no longer lists them)."""
+        index = self._partitions(stream)
+        gone = {id(index.pop(partition_key(context))) for context in contexts
+                if partition_key(context) in index}
+        stream_state = self._stream_state(stream)
+        stream_state["partitions"] = [entry for entry in stream_state.get("partitions", [])
+                                      if id(entry) not in gone]
+
     def partition_count(self, stream: str) -> int:
         return len(self._partitions(stream))
 

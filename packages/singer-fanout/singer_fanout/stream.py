@@ -180,5 +180,11 @@ class SelectedAccountsOnly(PartitionedStream):
     from ever being requested, and a shard's state free of other shards' partitions.
     """
 
+    @cached_property
+    def listed_account_ids(self) -> set[str]:
+        """Every account id the vendor's listing returned in this run, wanted or not."""
+        return set()
+
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        self.listed_account_ids.add(row["account_id"])
         return row if self.fanout_tap.run_settings.wants_account(row["account_id"]) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ class RunSummary:
         self._retries_at_last_line: dict[str, int] = {}
         self.outcome = "running"
         self.fatal_error: str | None = None
+        # Bookmarks in the state for partitions the vendor no longer lists, per stream.
+        self.unlisted_state: dict[str, int] = {}
+        self.unlisted_state_pruned = False
 
     def tally(self, stream: str) -> StreamTally:
         return self.streams.setdefault(stream, StreamTally())
@@ -123,6 +127,8 @@ class RunSummary:
             "retries": counts.get("retries", 0),
             "retries_by_cause": retries_by_cause(counts),
             "rate_limited": counts.get("rate_limited", 0),
+            "unlisted_state_partitions": dict(sorted(self.unlisted_state.items())),
+            "unlisted_state_pruned": self.unlisted_state_pruned,
             "streams": {
                 name: {
                     "records": tally.records,
@@ -155,9 +161,24 @@ class RunSummary:
                     " ".join(f"{k}={v}" for k, v in failure["context"].items()) or "(root)",
                     failure["error"], failure["message"],
                 )
+        for name, count in sorted(self.unlisted_state.items()):
+            fate = ("dropped from the state (prune_unlisted_state)" if self.unlisted_state_pruned
+                    else "kept; set prune_unlisted_state to drop them")
+            logger.info("state: %d %s bookmark(s) belong to accounts or services the vendor no "
+                        "longer lists (%s)", count, name, fate)
         if summary_path:
-            path = Path(summary_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
             # Masked whole: ids or counts never hold a secret, but nothing here may.
-            path.write_text(redact(json.dumps(summary, indent=2, default=str)) + "\n")
+            _write_atomically(Path(summary_path),
+                              redact(json.dumps(summary, indent=2, default=str)))
         return summary
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader sees the previous summary or the new one, never half of one."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text + "\n")
+        os.replace(partial, path)
+    except OSError as error:  # checked before the run; a disk filling up can still do this
+        logger.error("could not write summary_path %s: %s", path, error)

@@ -7,19 +7,21 @@ summary, exit codes, secret redaction) comes from here.
 Exit codes (the CLI): 0 success; 1 finished but some partitions failed (everything else was
 emitted and bookmarked); 2 configuration or credential problem (nothing was requested, or
 the vendor rejected the credential); 3 interrupted by SIGTERM/SIGINT (state written for
-everything emitted).
+everything emitted); 4 the target stopped reading (stdout is a broken pipe).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import logging
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import Any, ClassVar, cast
+from typing import IO, Any, ClassVar, cast
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -35,18 +37,27 @@ from typing_extensions import override
 
 from singer_fanout import redaction, sdk_seam
 from singer_fanout.auth import Auth, StaticHeaders
+from singer_fanout.config_check import check_setting_names, check_writable
 from singer_fanout.counters import RunCounters
+from singer_fanout.dates import utc_today
 from singer_fanout.engine import FanOutEngine, Partition
 from singer_fanout.error_rules import ErrorRules
 from singer_fanout.errors import ConfigurationProblem, CredentialRejected, RunInterrupted
 from singer_fanout.http_client import HttpClient
+from singer_fanout.listings import (
+    AccountNotListed,
+    ListingsSeen,
+    accounts_not_listed,
+    unlisted_bookmarks,
+)
 from singer_fanout.outputs import StreamOutputs
 from singer_fanout.pacing import Pacer, PublishedRate
 from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
 from singer_fanout.settings import RunSettings, VendorDefaults
 from singer_fanout.state import PartitionStateBook, StateEmitter
+from singer_fanout.state_file import WRITTEN_BY, StreamShape, UnusableState, check_state
 from singer_fanout.steps import PartitionPlan, WholePartitionPlan
-from singer_fanout.stream import PartitionedStream
+from singer_fanout.stream import PartitionedStream, SelectedAccountsOnly
 from singer_fanout.summary import RunSummary
 from singer_fanout.writer import StateFlushingWriter
 
@@ -54,6 +65,11 @@ EXIT_OK = 0
 EXIT_PARTIAL_FAILURE = 1
 EXIT_CONFIGURATION = 2
 EXIT_INTERRUPTED = 3
+EXIT_TARGET_STOPPED_READING = 4
+TARGET_STOPPED_READING = (
+    "the target stopped reading (the tap's output is a broken pipe: the target exited or "
+    "closed its input); stopping. Resume from the last STATE the target acknowledged"
+)
 # "<value> is not of type 'string' in config['api_token']": the type, without the value.
 _WANTED_TYPE = re.compile(r" is not of type ('[^']*'(?:, '[^']*')*) in config\[")
 # STATE also goes out after this many records, whatever the time interval says.
@@ -71,6 +87,10 @@ EMIT_ACTIVATE_VERSION = th.Property(
 
 class PartialFailure(Exception):
     """The run finished, but some partitions failed; their bookmarks did not move."""
+
+
+class TargetStoppedReading(Exception):
+    """Nothing reads the tap's output any more: the run cannot deliver anything."""
 
 
 class FanOutTap(sdk_seam.SdkSyncSeam):
@@ -126,7 +146,11 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
     @cached_property
     def run_settings(self) -> RunSettings:
         redaction.protect(self.config, self.config_jsonschema)
-        return RunSettings.from_config(self.config, self.vendor)
+        check_setting_names(self.config, self.config_jsonschema["properties"], self.name)
+        settings = RunSettings.from_config(self.config, self.vendor)
+        if settings.summary_path:
+            check_writable("summary_path", settings.summary_path)
+        return settings
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -220,6 +244,8 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
             outputs.before_state()  # a STATE never covers records of an unwritten batch
             self._write_state(state)
 
+        # So that no other tap takes this state for its own.
+        self.state_book.state[WRITTEN_BY] = self.name
         summary = RunSummary(self.name, self.counters,
                              progress_every_s=settings.progress_interval_s,
                              concurrency=settings.max_concurrency,
@@ -249,6 +275,7 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
                 sdk_seam.write_schema(stream)
             self._syncing = True
             engine.run(roots)
+            self._check_listings(engine, summary)
             if summary.failed_partitions:
                 outcome = "partial_failure"
         except RunInterrupted:
@@ -258,20 +285,52 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
             outcome = "credential_rejected"
             summary.fatal_error = str(error)
             raise
+        except BrokenPipeError:
+            outcome = "target_stopped_reading"
+            summary.fatal_error = TARGET_STOPPED_READING
+            raise TargetStoppedReading(TARGET_STOPPED_READING) from None
         except BaseException as error:
             outcome = "error"
             summary.fatal_error = f"{type(error).__name__}: {error}"
             raise
         finally:
             self._syncing = False
-            outputs.finish(complete=outcome in ("success", "partial_failure"))
-            emitter.write_now()  # what was emitted stays bookmarked, whatever happened
-            outputs.meters.close(sys.exc_info()[1])
-            summary.finish(outcome, settings.summary_path)
-            self._resources.close()
+            outcome = self._wind_up(outcome, outputs, emitter, summary)
+        if outcome == "target_stopped_reading":
+            raise TargetStoppedReading(TARGET_STOPPED_READING)
         if outcome == "partial_failure":
             raise PartialFailure(f"{summary.failed_partitions} partition(s) failed; see the "
                                  "run summary")
+
+    def _wind_up(self, outcome: str, outputs: StreamOutputs, emitter: StateEmitter,
+                 summary: RunSummary) -> str:
+        """The last messages, the summary, the sandbox/session closed; the final outcome."""
+        if outcome != "target_stopped_reading":
+            try:
+                outputs.finish(complete=outcome in ("success", "partial_failure"))
+                emitter.write_now()  # what was emitted stays bookmarked, whatever happened
+            except BrokenPipeError:
+                outcome, summary.fatal_error = "target_stopped_reading", TARGET_STOPPED_READING
+        outputs.meters.close(sys.exc_info()[1])
+        summary.finish(outcome, self.run_settings.summary_path)
+        self._resources.close()
+        return outcome
+
+    def _check_listings(self, engine: FanOutEngine, summary: RunSummary) -> None:
+        """Name `account_ids` the vendor did not list; count (or prune) stale bookmarks."""
+        settings = self.run_settings
+        root = next(s for s in self.streams.values() if isinstance(s, SelectedAccountsOnly))
+        seen = ListingsSeen(engine.scheduled, engine.read_whole, root.name,
+                            root.listed_account_ids)
+        for account in accounts_not_listed(settings, seen):
+            summary.partition_failed(root.name, {"account_id": account},
+                                     AccountNotListed(account))
+        for stream, contexts in unlisted_bookmarks(self.state_book, self.streams, settings,
+                                                   seen).items():
+            summary.unlisted_state[stream] = len(contexts)
+            if settings.prune_unlisted_state:
+                self.state_book.forget(stream, contexts)
+                summary.unlisted_state_pruned = True
 
     def _write_state(self, state: dict[str, Any]) -> None:
         self.write_message(StateMessage(value=state))
@@ -296,9 +355,14 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
         catalog: Any = None,
     ) -> None:
         try:
+            if state is not None:
+                state = cls._checked_state(state)
             super().invoke(about=about, about_format=about_format, config=config, state=state,
                            catalog=catalog)
         except (ConfigurationProblem, CredentialRejected) as error:
+            cls.logger.error("%s", error)
+            _exit(EXIT_CONFIGURATION)
+        except UnusableState as error:
             cls.logger.error("%s", error)
             _exit(EXIT_CONFIGURATION)
         except ConfigValidationError as error:
@@ -308,8 +372,27 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
         except PartialFailure as error:
             cls.logger.error("%s", error)
             _exit(EXIT_PARTIAL_FAILURE)
+        except TargetStoppedReading as error:
+            cls.logger.error("%s", error)
+            _exit(EXIT_TARGET_STOPPED_READING)
         except RunInterrupted:
             _exit(EXIT_INTERRUPTED)
+
+
+    @classmethod
+    def _checked_state(cls, state_file: IO[str]) -> IO[str]:
+        """The `--state` file, checked against this tap's streams (see state_file.py)."""
+        # Stream classes declare these as class attributes (the SDK types them per instance).
+        declared: list[Any] = list(cls.stream_types)
+        shapes = {
+            stream.name: StreamShape(getattr(stream, "context_keys", ()), stream.replication_key)
+            for stream in declared
+        }
+        checked = check_state(state_file.read(), getattr(state_file, "name", "--state"),
+                              tap_name=cls.name, streams=shapes, today=utc_today())
+        for level, message in checked.notes:
+            cls.logger.log(level, "%s", message)
+        return io.StringIO(json.dumps(checked.state))
 
 
 def _without_secret(problem: str, secret_settings: list[str]) -> str:
@@ -333,9 +416,9 @@ def plan_partition(partition: Partition) -> PartitionPlan:
 
 def _exit(code: int) -> None:
     """Leave now: flush what was written, but do not wait for workers stuck on a socket."""
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        logging.shutdown()
+    # Each on its own: a broken stdout (the target went away) must not keep the log unflushed.
+    for flush in (sys.stdout.flush, sys.stderr.flush, logging.shutdown):
+        with contextlib.suppress(Exception):
+            flush()
     os._exit(code)
 

@@ -115,6 +115,7 @@ class HttpServer:
         self._fallback = fallback
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     async def start(self, host: str, port: int) -> int:
         """Listen on (host, port) and return the bound port."""
@@ -125,7 +126,13 @@ class HttpServer:
         return bound
 
     async def close(self) -> None:
-        """Stop listening, cancel every connection (stalled requests too), wait for them."""
+        """Stop listening, cancel every connection (stalled requests too), wait for them.
+
+        Connections are aborted, not closed gracefully: a graceful close waits until the
+        client has read what was written, and a client that stopped reading (or stalled on
+        an endless body) would keep the server, and its thread, alive for good.
+        """
+        self._closing = True
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):
@@ -148,7 +155,10 @@ class HttpServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away: nothing to answer
         finally:
-            writer.close()
+            if self._closing:
+                writer.transport.abort()
+            else:
+                writer.close()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
 

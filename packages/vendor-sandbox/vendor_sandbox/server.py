@@ -13,8 +13,10 @@ from vendor_sandbox.app import SandboxApp
 from vendor_sandbox.config import SandboxConfig, bind_address
 from vendor_sandbox.httpserver import HttpServer
 
-START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 10.0
+# Upper bounds, not expectations (both take milliseconds): generous, because a machine busy
+# with other work can starve a thread for seconds.
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 60.0
 
 
 def base_url(address: str, port: int) -> str:
@@ -87,7 +89,8 @@ def run_sandbox(config: SandboxConfig) -> Iterator[Sandbox]:
     thread = threading.Thread(target=run, name="vendor-sandbox", daemon=True)
     thread.start()
     if not started.wait(START_TIMEOUT_S):
-        raise RuntimeError("the sandbox did not start in time")
+        loop.call_soon_threadsafe(loop.stop)  # if it starts after all, it stops at once
+        raise RuntimeError(f"the sandbox did not start within {START_TIMEOUT_S:g}s")
     if "error" in outcome:
         thread.join()
         raise outcome["error"]
@@ -96,6 +99,10 @@ def run_sandbox(config: SandboxConfig) -> Iterator[Sandbox]:
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(STOP_TIMEOUT_S)
+        if thread.is_alive():
+            # Said here, not discovered later as a server still listening in another test.
+            raise RuntimeError(f"the sandbox at {outcome['url']} did not stop within "
+                               f"{STOP_TIMEOUT_S:g}s")
 
 
 def serve_forever(config: SandboxConfig, on_ready: Callable[[str], None]) -> None:
