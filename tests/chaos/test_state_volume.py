@@ -50,9 +50,12 @@ def test_state_bytes_bounded_by_the_final_state_and_old_policy_is_not(tmp_path):
             assert len(run.bookmarks()) == SERVICES
             total, final = state_bytes(run)
             ratios[percent] = total / final
-    assert ratios[REDO_PERCENT] <= 100 / REDO_PERCENT + 1
-    # The old policy on the same run: many more whole states (the run lasts ~100 intervals).
-    assert ratios[0] > 2 * ratios[REDO_PERCENT]
+    bound = 100 / REDO_PERCENT + 1
+    assert ratios[REDO_PERCENT] <= bound
+    # The old policy on the same run breaks that bound (the run lasts ~100 intervals). How far
+    # depends on how busy the machine is (fewer main-thread wake-ups, fewer STATEs), so the
+    # bound itself is the line, not a multiple of the new policy's ratio.
+    assert ratios[0] > bound, ratios
 
 
 def test_a_kill_redoes_at_most_the_configured_share_of_partitions(tmp_path):
