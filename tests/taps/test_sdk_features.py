@@ -18,7 +18,7 @@ import pytest
 
 from tests.tap_runner import TapRun, run_tap
 from tests.taps.conftest import sandbox_config, tap_config
-from vendor_sandbox import run_sandbox
+from vendor_sandbox import run_sandbox, truth_records
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"accounts": ("account_id",), "services": ("account_id", "service_id"),
@@ -185,9 +185,14 @@ def test_no_activate_version_for_a_stream_with_a_failed_partition(tmp_path):
     assert [m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"] == ["accounts"]
 
 
-@pytest.mark.parametrize("limit", [{"account_ids": ["only-this-one"]}, {"shard": "1/2"}])
+@pytest.mark.parametrize("limit", [{"account_ids": ["<one listed account>"]}, {"shard": "1/2"}])
 def test_no_activate_version_when_the_run_lists_only_some_accounts(limit, sandbox_x, tmp_path):
     # A target would delete every account (and its services) this run did not list.
+    if "account_ids" in limit:
+        # An account the vendor lists: one it does not list fails the run (exit 1).
+        listed = sorted(r["account_id"] for r in truth_records(sandbox_x.config)
+                        if r["type"] == "account")
+        limit = {"account_ids": listed[:1]}
     config = tap_config("x", sandbox_x.url, emit_activate_version_messages=True, **limit)
     run = run_tap("x", config, tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
