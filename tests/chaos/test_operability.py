@@ -208,6 +208,8 @@ def _log_time(line: str) -> dt.datetime:
     return local.astimezone(dt.timezone.utc)
 
 
+# The slow run (made by whichever of these runs first) is timed: nothing else at once.
+@pytest.mark.exclusive
 def test_the_eta_is_within_2x_of_the_real_remaining_time_once_listings_are_done(slow_run):
     lines = [PROGRESS.search(line) for line in slow_run.stderr.splitlines()]
     progress = [match.groupdict() for match in lines if match]
@@ -226,6 +228,8 @@ def test_the_eta_is_within_2x_of_the_real_remaining_time_once_listings_are_done(
         assert remaining / 2 - 0.5 <= eta <= remaining * 2 + 0.5, (eta, remaining, judged)
 
 
+# The slow run (made by whichever of these runs first) is timed: nothing else at once.
+@pytest.mark.exclusive
 def test_while_listings_run_the_progress_line_says_the_total_is_not_known(observed, slow_run):
     progress = observed.lines(PROGRESS) + [
         m.groupdict() for m in map(PROGRESS.search, slow_run.stderr.splitlines()) if m]
@@ -240,6 +244,8 @@ def test_while_listings_run_the_progress_line_says_the_total_is_not_known(observ
             assert not line["expected"], line
 
 
+# The slow run (made by whichever of these runs first) is timed: nothing else at once.
+@pytest.mark.exclusive
 def test_the_progress_line_says_which_rate_limit_the_run_waits_on_and_until_when(slow_run):
     waiting = [(line, m.group("waits")) for line in slow_run.stderr.splitlines()
                if (m := PROGRESS.search(line)) and m.group("waits")]
