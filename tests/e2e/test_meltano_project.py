@@ -12,6 +12,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from singer_fanout.dates import utc_today
+from tests.finality_reads import last_days
 from tests.truth import assert_matches_truth, expected
 from vendor_sandbox import SandboxConfig
 
@@ -63,9 +64,12 @@ def test_run_twice_lands_truth_and_is_incremental(project, vendor):
     state = project.meltano("state", "get", f"dev:tap-vendor{vendor}-to-target-parquet")
     assert state.returncode == 0, state.stderr[-2000:]
     bookmarks = json.loads(state.stdout)["singer_state"]["bookmarks"]["metrics"]["partitions"]
-    assert {p["replication_key_value"] for p in bookmarks} == {
-        (today - dt.timedelta(days=1)).isoformat()
-    }
+    # Each service's bookmark is the last day it had to sync: yesterday, or a deleted VendorX
+    # service's deletion day.
+    assert {(p["context"]["account_id"], p["context"]["service_id"]): p["replication_key_value"]
+            for p in bookmarks} == last_days(vendor, records["services"],
+                                             today - dt.timedelta(days=30),
+                                             (today - dt.timedelta(days=1)).isoformat())
 
 
 def test_config_list_redacts_the_credentials(project):

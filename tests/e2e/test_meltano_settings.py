@@ -41,7 +41,7 @@ def test_config_list_shows_every_default(project):
     assert listed.returncode == 0, listed.stderr[-2000:]
     lines = {line.split()[0]: line for line in listed.stdout.splitlines()
              if line.strip() and not line.startswith(("\t", " "))}
-    for name, value in (("page_size", "100"), ("max_concurrency", "16"), ("lookback_days", "3"),
+    for name, value in (("page_size", "100"), ("max_concurrency", "16"), ("lookback_days", "0"),
                         ("api_url", "https://api.vendorx.com")):
         assert value in lines[name], lines[name]
         assert "None" not in lines[name], lines[name]

@@ -7,7 +7,9 @@ from collections import Counter
 import pytest
 
 from shardrun.jobs import all_shards
+from tests.finality_reads import last_days
 from tests.shardrun.conftest import (
+    FIRST_DAY,
     LAST_DAY,
     Shards,
     partitions,
@@ -40,6 +42,7 @@ def test_three_shards_together_equal_the_truth(vendor, tmp_path):
     # Each shard's state holds its own accounts' services and nothing else, and together
     # they hold every service once.
     services = services_by_account(vendor)
+    last_bookmarks = last_days(vendor, dataset["services"], FIRST_DAY, LAST_DAY.isoformat())
     held: list[tuple[str, str]] = []
     for shard in all_shards(3):
         state = shards.state(shard)
@@ -47,8 +50,11 @@ def test_three_shards_together_equal_the_truth(vendor, tmp_path):
         mine = partitions(state)
         assert mine, f"shard {shard} synced nothing: the split proves nothing"
         assert all(shard.owns(account) for account, _ in mine)
-        assert {p["replication_key_value"] for p in state["bookmarks"]["metrics"]["partitions"]
-                } == {LAST_DAY.isoformat()}
+        # Each bookmark is the last day the service had to sync: LAST_DAY, or a deleted
+        # VendorX service's deletion day.
+        assert {(p["context"]["account_id"], p["context"]["service_id"]): p["replication_key_value"]
+                for p in state["bookmarks"]["metrics"]["partitions"]} == {
+            key: day for key, day in last_bookmarks.items() if shard.owns(key[0])}
         held += mine
     assert sorted(held) == sorted((a, s) for a, ss in services.items() for s in ss)
 
