@@ -3,9 +3,9 @@
     python scripts/show_output.py output/vendorx [--job tap-vendorx-to-target-parquet]
 
 Rows and distinct keys differ on purpose: every run loads the account and service lists again
-and re-emits the days inside the lookback (the vendor may still revise them), so the rows of a
-stream grow with every run while its distinct keys (`account_id`, `service_id`, `date`) are
-what the lake actually holds.
+and re-emits the days the vendor has not marked final yet (it may still revise them), so the
+rows of a stream grow with every run while its distinct keys (`account_id`, `service_id`,
+`date`) are what the lake actually holds.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {stream_dir.name:<10} {rows:>7} {distinct:>14}  {files:>5}  "
               f"{', '.join(keys) or '-'}")
     print("  rows: every row loaded, all runs together. Each run loads the account and service\n"
-          "  lists again and re-emits the days inside the lookback (the vendor may still revise\n"
-          "  them), so rows grow from run to run.\n"
+          "  lists again and re-emits the days the vendor has not marked final yet (it may still\n"
+          "  revise them), so rows grow from run to run.\n"
           "  distinct keys: what the lake holds; query the latest row per key (below).")
     summary = root / "_run_summary.json"
     if summary.exists():
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
           "output'):")
     print(f"      {latest_query(root)}")
     print("  - Run again: incremental, only the days since each service's bookmark (plus the\n"
-          "    lookback) are read, and nothing already installed is installed again:")
+          "    days not final yet) are read, and nothing already installed is installed again:")
     print("      python3 scripts/dev.py demo")
     if args.job:
         print(f"    The bookmarks it starts from: .venv/bin/meltano state get dev:{args.job}")
