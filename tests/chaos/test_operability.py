@@ -184,9 +184,12 @@ def test_retries_are_counted_by_cause_not_logged_one_by_one(observed):
 
 
 # A slow, throttled VendorY run: every org's budget is small, so workers wait on it.
-SLOW_WORLD = {"latency_ms": 15.0, "accounts": 4, "services_per_account": (2, 3),
+SLOW_WORLD = {"latency_ms": 15.0, "accounts": 4, "services_per_account": (5, 6),
               "rate_limit": 12, "rate_limit_window_s": 1.0}
-MIN_REMAINING_S = 1.5
+# Judged only while at least this much is left: in the last seconds a whole-second ETA of the
+# last rate-limit window and the run's wrap-up (final STATE, summary) are all that remain, and
+# "1s" against 3s failed 2x on a quiet machine although the estimate was right until then.
+MIN_REMAINING_S = 3.5
 
 
 @pytest.fixture(scope="module")
