@@ -316,12 +316,15 @@ class FanOutEngine:
         job = running.partition
         stream = job.stream
         records = result.records
+        context = tuple((job.context or {}).items())
         for record in records:
-            for key, value in (job.context or {}).items():
+            for key, value in context:
                 record.setdefault(key, value)
         if not stream.replication_key and stream.primary_keys:
             records = self._first_listed(stream, records)
-        children = [child for record in records for child in self._children_of(job, record)]
+        wanted = self._wanted(job)  # none for the leaves, whose records are most of a run
+        children = [child for record in records
+                    for child in self._children_of(job, record, wanted)] if wanted else []
         if stream.selected:
             self._outputs.write(stream, records)
             running.records += len(records)
@@ -370,10 +373,10 @@ class FanOutEngine:
                         stream.name, len(records) - len(fresh))
         return fresh
 
-    def _children_of(self, job: Partition, record: Record) -> list[Partition]:
+    def _children_of(self, job: Partition, record: Record,
+                     wanted: list[Stream]) -> list[Partition]:
         stream = job.stream
-        wanted = self._wanted(job)
-        if not wanted or not stream.stream_maps[0].get_filter_result(record):
+        if not stream.stream_maps[0].get_filter_result(record):
             return []
         hints_of = getattr(stream, "child_hints", None)
         hints = hints_of(record) if hints_of is not None else None
