@@ -72,15 +72,19 @@ class TapResult:
 
 
 def run_tap(vendor: str, config: dict[str, Any], *, baseline: bool = False,
-            state_in: Path | None = None, state_out: Path | None = None) -> TapResult:
+            state_in: Path | None = None, state_out: Path | None = None,
+            command: list[str] | None = None) -> TapResult:
     """Run tap-vendor<x|y> (or the plain singer-sdk baseline) and count what it writes.
 
-    `state_in`: a state file the run starts from; `state_out`: where its last STATE goes.
+    `state_in`: a state file the run starts from; `state_out`: where its last STATE goes;
+    `command`: another tap executable (its `--config` and `--state` are added).
     """
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({CREDENTIAL_SETTING[vendor]: TOKEN, "progress_interval_seconds": 3600,
                    **config}, handle)
-    if baseline:
+    if command is not None:
+        cmd = [*command, "--config", handle.name]
+    elif baseline:
         cmd = [sys.executable, str(HERE / "baseline_tap.py"), vendor, "--config", handle.name]
     else:
         cmd = [str(BIN / f"tap-vendor{vendor}"), "--config", handle.name]

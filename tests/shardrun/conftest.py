@@ -17,7 +17,7 @@ import pytest
 
 from singer_fanout.dates import utc_today
 from singer_fanout.settings import Shard
-from tests.finality_reads import expected_reads, first_day_with_data
+from tests.finality_reads import expected_reads, first_day_with_data, non_final_days
 from tests.truth import expected
 from vendor_sandbox import SandboxConfig, run_sandbox, truth_records
 
@@ -53,6 +53,24 @@ def rerun_reads(vendor: str = "y") -> dict[str, int]:
     return dict(expected_reads(world(vendor), LAST_DAY, LAST_DAY, FIRST_DAY))
 
 
+def resume_reads(entry: dict[str, Any], vendor: str = "y") -> int:
+    """Days a run on the same day reads for a service whose saved state entry is `entry`.
+
+    A run killed mid-way may have confirmed only part of a service's range (the bookmark
+    covers the contiguous prefix of finished windows, and STATE is not written after every
+    partition). From the truth alone: the days up to the bookmark the vendor had not marked
+    final, and every day after it up to the last day the service can have data."""
+    service = entry["context"]["service_id"]
+    bookmark = dt.date.fromisoformat(str(entry["replication_key_value"])[:10])
+    if bookmark >= LAST_DAY:
+        return rerun_reads(vendor).get(service, 0)
+    first = first_day_with_data(world(vendor), service, FIRST_DAY)
+    unsettled = non_final_days(world(vendor), first, bookmark).get(service, 0)
+    ends = dt.date.fromisoformat(entry["ends"]) if entry.get("ends") else LAST_DAY
+    after = max(bookmark, first - dt.timedelta(days=1))
+    return unsettled + max(0, (min(ends, LAST_DAY) - after).days)
+
+
 def full_range_days(service: str, vendor: str = "y") -> int:
     """Days a first run reads for `service`: from its creation (or FIRST_DAY) on."""
     return (LAST_DAY - first_day_with_data(world(vendor), service, FIRST_DAY)).days + 1
@@ -81,9 +99,13 @@ def run_token(file_name: str) -> str:
     return found.group(1)
 
 
+def partition_entries(state: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return list((state or {}).get("bookmarks", {}).get("metrics", {}).get("partitions", []))
+
+
 def partitions(state: dict[str, Any] | None) -> list[tuple[str, str]]:
-    entries = (state or {}).get("bookmarks", {}).get("metrics", {}).get("partitions", [])
-    return [(p["context"]["account_id"], p["context"]["service_id"]) for p in entries]
+    return [(p["context"]["account_id"], p["context"]["service_id"])
+            for p in partition_entries(state)]
 
 
 class Shards:

@@ -18,8 +18,9 @@ from tests.shardrun.conftest import (
     Shards,
     accounts_of,
     full_range_days,
+    partition_entries,
     partitions,
-    rerun_reads,
+    resume_reads,
     run_token,
     services_by_account,
     truth,
@@ -89,7 +90,8 @@ def test_killed_shard_resumes_alone(shards_y: Shards, sandbox_y):
     assert "tap killed by signal 9" in manifest[str(victim.index)]["reason"]
     assert f"{victim} failed" in stdout
 
-    saved = partitions(shards_y.state(victim))
+    saved_state = shards_y.state(victim)
+    saved = partitions(saved_state)
     assert {service for _, service in saved} == synced_first
     files_before = shards_y.files()
     states_before = {s.index: json.dumps(shards_y.state(s)) for s in others}
@@ -102,12 +104,13 @@ def test_killed_shard_resumes_alone(shards_y: Shards, sandbox_y):
     stats = sandbox_y.stats()
 
     # Only the victim ran: only its services were asked for; those it had confirmed read
-    # just their lookback, the stuck account's the whole range.
+    # just what their saved entry left due (the days not final, and any days past a
+    # bookmark the kill left short), the stuck account's the whole range.
     # (Services with nothing due, e.g. created after the window, are not asked for at all.)
     victim_services = {s for a in accounts_of(victim) for s in services.get(a, ())}
     assert set(stats["metric_days_by_service"]) <= victim_services
-    reads = rerun_reads("y")
-    wanted = {service: reads.get(service, 0) for _, service in saved}
+    wanted = {entry["context"]["service_id"]: resume_reads(entry)
+              for entry in partition_entries(saved_state)}
     wanted |= {service: full_range_days(service) for service in services[stuck_account]}
     assert stats["metric_days_by_service"] == {s: n for s, n in wanted.items() if n > 0}
 

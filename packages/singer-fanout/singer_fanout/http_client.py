@@ -47,7 +47,7 @@ from singer_fanout.errors import (
 from singer_fanout.links import same_origin
 from singer_fanout.metrics import log_http_request
 from singer_fanout.pacing import Pacer
-from singer_fanout.ratelimit import RateLimiter, RateLimitInfo
+from singer_fanout.ratelimit import RateLimiter, RateLimitInfo, Ticket
 from singer_fanout.transport import describe_transport_error, host_of
 
 logger = logging.getLogger("singer_fanout.http")
@@ -273,7 +273,7 @@ class HttpClient:
     def _attempt(self, call: _Call, auth_headers: Mapping[str, str]) -> Reply:
         if self._pacer is not None:
             self._pacer.acquire()
-        self._limiter.acquire(call.scope)
+        ticket = self._limiter.acquire(call.scope)
         self._counters.add("requests")
         url = call.url
         if call.params:
@@ -302,11 +302,11 @@ class HttpClient:
         body = read_bounded(raw, started=started, limits=limits)
         log_http_request(call.url, raw.status, time.monotonic() - started)  # SDK METRIC
         response = Answer(raw.status, raw.headers, body)
-        self._limiter.observe(call.scope, self._parse_rate_limit(response.headers))
+        self._limiter.observe(call.scope, self._parse_rate_limit(response.headers), ticket)
         try:
             payload = self._judge(response, scope=call.scope, what=call.what,
                                   parse_json=call.parse_json,
-                                  credential_request=call.credential_request)
+                                  credential_request=call.credential_request, ticket=ticket)
         except RetryableError as retryable:
             retryable.not_processed = response.status_code in NOT_PROCESSED
             raise
@@ -314,7 +314,7 @@ class HttpClient:
 
     def _judge(
         self, response: Answer, *, scope: str, what: str, parse_json: bool = True,
-        credential_request: bool = False,
+        credential_request: bool = False, ticket: Ticket | None = None,
     ) -> Any:
         action = self._rules.action_for(response)
         if action is Action.OK and not parse_json:
@@ -344,7 +344,7 @@ class HttpClient:
         if action is Action.RATE_LIMITED:
             self._counters.add("rate_limited")
             wait = self._capped_hint(response, what)
-            self._limiter.penalize(scope, 1.0 if wait is None else wait)
+            self._limiter.penalize(scope, 1.0 if wait is None else wait, ticket)
             # The limiter now holds this and every other request in the scope until then.
             raise _RateLimited(detail)
         if action in (Action.RENEW_CREDENTIAL, Action.AUTH_FAILED) and credential_request:

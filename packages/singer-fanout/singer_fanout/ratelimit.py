@@ -10,17 +10,25 @@ Headers are not trusted blindly: a reset in epoch milliseconds, an epoch where s
 were expected, or a moment days away (a broken clock) would hold the run without limit. Such
 a value is named once in the log and replaced by a fallback window, and no wait derived
 from headers ever exceeds `max_rate_limit_wait`.
+
+A reset rounded up to whole seconds would cost up to a second per window when the budget
+binds. The answer that opens a window tells when it opened (to within its round trip);
+from such answers the limiter learns each scope's window length (window_length.py) and
+ends the wait at the window's true end, never later than the header's moment.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from singer_fanout.window_length import WindowLength
 
 logger = logging.getLogger("singer_fanout.ratelimit")
 
@@ -35,6 +43,9 @@ class RateLimitInfo:
     # The header the reset was read from, and why its value was not believed (if it was not).
     reset_header: str | None = None
     reset_problem: str | None = None
+    # The vendor rounds its reset up to this many seconds (1.0: whole seconds); None: not
+    # known, and then no window length is learnt from it (see window_length.py).
+    reset_resolution_s: float | None = None
 
 
 # No rate-limit window of any API we know is longer than a day: a reset further away is a
@@ -81,11 +92,14 @@ def _unit_doubt(value: float, *, epoch: bool) -> str | None:
 
 def reset_info(
     headers: Mapping[str, str], *, limit: str, remaining: str, reset: str, epoch: bool,
+    rounded_up_to_s: float | None = None,
 ) -> RateLimitInfo:
-    """The usual trio of budget headers, the reset read with `read_reset`."""
+    """The usual trio of budget headers, the reset read with `read_reset`.
+    `rounded_up_to_s`: the vendor documents its reset as rounded up to that many seconds."""
     reset_in_s, problem = read_reset(headers, reset, epoch=epoch)
     return RateLimitInfo(_whole(headers, limit), _whole(headers, remaining), reset_in_s,
-                         reset_header=reset, reset_problem=problem)
+                         reset_header=reset, reset_problem=problem,
+                         reset_resolution_s=rounded_up_to_s)
 
 
 def _whole(headers: Mapping[str, str], name: str) -> int | None:
@@ -97,6 +111,9 @@ def _whole(headers: Mapping[str, str], name: str) -> int | None:
 
 # Margin added to the server's reset moment: its headers have one-second resolution.
 RESET_MARGIN_S = 0.05
+# Margin added to a learnt window end (see window_length.py): that end is already an upper
+# bound, this only absorbs float rounding and timer slack.
+LEARNT_MARGIN_S = 0.005
 # Before the first response tells the real window length, assume the common one.
 DEFAULT_WINDOW_S = 60.0
 MAX_SLEEP_STEP_S = 0.25
@@ -111,6 +128,14 @@ class ScopeWait:
     waiting: int  # requests held in it
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """A request the limiter let through: when, and in which of the scope's windows."""
+
+    sent_at: float  # the limiter's clock when the request left
+    window: int  # how many windows the scope had rolled through by then
+
+
 @dataclass
 class _Budget:
     limit: int | None = None
@@ -118,10 +143,20 @@ class _Budget:
     window_end: float | None = None
     blocked_until: float = 0.0
     window_s: float | None = None  # the longest time-to-reset a response has reported
+    window: int = 0  # windows rolled through (the client's count)
+    # When the answer that opened the newest window seen was read, and in which of our
+    # windows that was.
+    opened_read: float | None = None
+    opened_in: int = -1
+    length: WindowLength | None = None  # learnt from window openings (see window_length.py)
 
 
 class RateLimiter:
-    """Thread-safe budgets keyed by scope. One instance per tap run."""
+    """Thread-safe budgets keyed by scope. One instance per tap run.
+
+    `learn_windows`: end waits at the window end learnt from window openings when it is
+    earlier than the rounded reset header (False: wait for the header's moment only).
+    """
 
     def __init__(
         self,
@@ -129,17 +164,19 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         *,
         max_wait_s: float | None = None,
+        learn_windows: bool = True,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
         # `max_rate_limit_wait`: no wait derived from headers is longer.
         self._max_wait_s = max_wait_s
+        self._learn_windows = learn_windows
         self._told: set[str] = set()  # header problems already logged (once each)
         self._lock = threading.Lock()
         self._budgets: dict[str, _Budget] = {}
         self._held: Counter[str] = Counter()  # requests waiting in acquire(), per scope
 
-    def acquire(self, scope: str) -> None:
+    def acquire(self, scope: str) -> Ticket:
         """Block until one request may be sent in `scope`, then count it."""
         held = False
         try:
@@ -151,7 +188,7 @@ class RateLimiter:
                     wait = self._wait_needed(budget, now)
                     if wait <= 0:
                         budget.used += 1
-                        return
+                        return Ticket(now, budget.window)
                     if not held:
                         held = True
                         self._held[scope] += 1
@@ -174,8 +211,16 @@ class RateLimiter:
             ]
         return sorted(found, key=lambda wait: (-wait.wait_s, wait.scope))
 
-    def observe(self, scope: str, info: RateLimitInfo) -> None:
-        """Fold a response's rate-limit headers into the scope's budget."""
+    def learnt_window_s(self, scope: str) -> float | None:
+        """The window length learnt for `scope` so far (None: none yet)."""
+        with self._lock:
+            budget = self._budgets.get(scope)
+            length = budget.length if budget is not None else None
+            return length.estimate() if length is not None else None
+
+    def observe(self, scope: str, info: RateLimitInfo, ticket: Ticket | None = None) -> None:
+        """Fold a response's rate-limit headers into the scope's budget. `ticket`: what
+        `acquire` returned for the request (None: when it was sent is unknown)."""
         reset_in_s = self._plausible_reset(info)
         with self._lock:
             budget = self._budgets.setdefault(scope, _Budget())
@@ -184,18 +229,65 @@ class RateLimiter:
                 budget.limit = info.limit
             if reset_in_s is not None:
                 budget.window_s = max(budget.window_s or 0.0, reset_in_s + RESET_MARGIN_S)
-                window_end = now + max(0.0, reset_in_s) + RESET_MARGIN_S
-                if budget.window_end is None:
-                    budget.window_end = window_end
-                elif window_end > budget.window_end + 1.0:
-                    # A later window than the one we were counting: the server has rolled.
-                    budget.used = 0
-                    budget.window_end = window_end
-                # An earlier end comes from a response of a window that is already over
-                # (it was in flight while the window rolled): it must not end ours early.
+            if ticket is not None and ticket.window < budget.window and not _opens(info):
+                # Sent before we rolled to the current window: it tells of a window that
+                # is over for us (its count and its end would end ours early or late).
+                return
+            if ticket is not None and _opens(info):
+                self._window_opened(budget, info, reset_in_s, ticket, now)
+            elif reset_in_s is not None:
+                self._window_continues(budget, info, reset_in_s, ticket, now)
             if info.limit is not None and info.remaining is not None:
                 # The server may know of requests we did not send (other clients).
                 budget.used = max(budget.used, info.limit - info.remaining)
+
+    def _window_opened(self, budget: _Budget, info: RateLimitInfo, reset_in_s: float | None,
+                       ticket: Ticket, now: float) -> None:
+        """The answer to the first request of a server window: it opened in [sent, now]."""
+        believed = reset_in_s is not None and reset_in_s == info.reset_in_s
+        if believed and self._learn_windows and info.reset_resolution_s is not None:
+            assert reset_in_s is not None
+            if budget.length is None:
+                budget.length = WindowLength(info.reset_resolution_s)
+            budget.length.opened(ticket.sent_at, now, reset_in_s)
+        if budget.opened_read is not None and ticket.sent_at <= budget.opened_read:
+            return  # an older window than the newest one seen (answers arrive out of order)
+        end = None if reset_in_s is None else now + reset_in_s + RESET_MARGIN_S
+        learnt = budget.length.estimate() if budget.length is not None else None
+        if learnt is not None and self._learn_windows:
+            end = min(end if end is not None else math.inf, now + learnt + LEARNT_MARGIN_S)
+        if end is not None and end <= now:
+            return  # that window is over already
+        if budget.opened_in == budget.window and ticket.window == budget.window:
+            # Our window's opening was seen already: the server has rolled before we did.
+            budget.window += 1
+            budget.used = 0
+            budget.window_end = end
+        elif end is not None:
+            budget.window_end = end if budget.window_end is None else min(budget.window_end, end)
+        budget.opened_read, budget.opened_in = now, budget.window
+
+    def _window_continues(self, budget: _Budget, info: RateLimitInfo, reset_in_s: float,
+                          ticket: Ticket | None, now: float) -> None:
+        """Any other answer with a reset: it tells when its window ends, at the latest."""
+        window_end = now + reset_in_s + RESET_MARGIN_S
+        if budget.window_end is None:
+            budget.window_end = window_end
+            return
+        # The earliest that answer's window can end: its reset may be rounded up by
+        # `resolution`, and (for a seconds-until reset) was stated at any moment since sent.
+        resolution = info.reset_resolution_s if info.reset_resolution_s is not None else 1.0
+        sent = ticket.sent_at if ticket is not None else now
+        if window_end - RESET_MARGIN_S - resolution - (now - sent) > budget.window_end:
+            # A later window than the one we were counting: the server has rolled.
+            budget.window += 1
+            budget.used = 0
+            budget.window_end = window_end
+        elif ticket is not None and window_end < budget.window_end:
+            # Sent in our current window: its end is an upper bound on ours too. (Without
+            # a ticket it may be an answer from a window already over, which must not end
+            # ours early.)
+            budget.window_end = window_end
 
     def _plausible_reset(self, info: RateLimitInfo) -> float | None:
         """The reset to believe, capped by `max_rate_limit_wait`; each kind of doubtful
@@ -227,7 +319,7 @@ class RateLimiter:
         window = window_s or DEFAULT_WINDOW_S
         return window if self._max_wait_s is None else min(window, self._max_wait_s)
 
-    def penalize(self, scope: str, wait_s: float) -> None:
+    def penalize(self, scope: str, wait_s: float, ticket: Ticket | None = None) -> None:
         """A 429: nothing more in this scope until the server's moment has passed."""
         with self._lock:
             budget = self._budgets.setdefault(scope, _Budget())
@@ -235,11 +327,18 @@ class RateLimiter:
             budget.blocked_until = max(budget.blocked_until, now + wait_s + RESET_MARGIN_S)
             if budget.limit is not None:
                 budget.used = budget.limit
+            opened = budget.opened_read
+            if ticket is not None and budget.length is not None and opened is not None \
+                    and ticket.sent_at > opened:
+                # The newest window was still open when this request arrived: it is longer
+                # than learnt so far (the next wait is corrected; this one is the server's).
+                budget.length.still_open_after(ticket.sent_at - opened)
 
     def _roll_window(self, budget: _Budget, now: float) -> None:
         if budget.window_end is not None and now >= budget.window_end:
             budget.used = 0
             budget.window_end = None
+            budget.window += 1
 
     @staticmethod
     def _time_left(budget: _Budget, now: float) -> float:
@@ -260,3 +359,9 @@ class RateLimiter:
                 budget.window_end = now + self._fallback_window_s(budget.window_s)
             return max(budget.window_end - now, 0.01)
         return 0.0
+
+
+def _opens(info: RateLimitInfo) -> bool:
+    """The answer to the first request of a window: one request of the budget used. (With
+    a budget of one, a 429 would say the same: nothing is learnt there.)"""
+    return info.limit is not None and info.limit > 1 and info.remaining == info.limit - 1

@@ -57,9 +57,10 @@ ERROR_RULES = ErrorRules(
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo:
-    """VendorX: X-RateLimit-Reset is an epoch second (the kit doubts other units)."""
+    """VendorX: X-RateLimit-Reset is an epoch second, rounded up (the kit doubts other
+    units, and learns the window's true end from the rounding)."""
     return reset_info(headers, limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining",
-                      reset="X-RateLimit-Reset", epoch=True)
+                      reset="X-RateLimit-Reset", epoch=True, rounded_up_to_s=1.0)
 
 
 class VendorXStream(PartitionedStream):

@@ -87,10 +87,10 @@ ERROR_RULES = ErrorRules(
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo:
-    """VendorY: X-RateLimit-Reset is the number of seconds until the window resets (the kit
-    doubts an epoch there)."""
+    """VendorY: X-RateLimit-Reset is the number of seconds until the window resets, rounded
+    up (the kit doubts an epoch there, and learns the window's true end from the rounding)."""
     return reset_info(headers, limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining",
-                      reset="X-RateLimit-Reset", epoch=False)
+                      reset="X-RateLimit-Reset", epoch=False, rounded_up_to_s=1.0)
 
 
 class VendorYStream(PartitionedStream):

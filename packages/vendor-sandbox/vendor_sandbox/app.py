@@ -114,6 +114,9 @@ class SandboxApp:
             decision = dataclasses.replace(decision, limited=True, remaining=0)
         template = route.template if route else "(unmatched)"
         self.stats.request_started(f"{request.method} {template}", decision.early)
+        if decision.window_start is not None:
+            self.stats.rate_window(bucket, decision.window_start, decision.reset_at,
+                                   decision.limited)
         ctx = Context(config, today, world, request, params, request_id, time.time())
         status: int | None = None  # stays None if the request is cancelled (shutdown)
         try:

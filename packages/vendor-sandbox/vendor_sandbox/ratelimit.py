@@ -37,6 +37,8 @@ class Decision:
     remaining: int
     reset_at: float  # time.monotonic() at which the window closes
     early: bool
+    # Fixed windows only: time.monotonic() at which the request's window opened (for stats).
+    window_start: float | None = None
 
     def seconds_to_reset(self, now: float | None = None) -> float:
         return max(0.0, self.reset_at - (time.monotonic() if now is None else now))
@@ -72,6 +74,7 @@ class RateLimiter:
             remaining=max(0, limit - state.count),
             reset_at=state.window_start + window_s,
             early=early,
+            window_start=state.window_start,
         )
 
     def told(self, decision: Decision, now: float | None = None) -> None:

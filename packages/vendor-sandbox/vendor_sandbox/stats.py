@@ -12,6 +12,11 @@ Written from the event loop, read by tests through `Sandbox.stats()` or
   counted on the first page of a window only, so paging does not inflate it).
 - unexpected_errors: exceptions turned into a 500 (and logged).
 - in_flight / max_in_flight: requests being served now / at most since the last reset.
+- rate_windows (X, Y): per bucket, each fixed rate-limit window that opened, in order:
+  `opened_s` and `closes_s` (seconds after the first request counted), `requests` counted
+  in it, `refused` of them (429), `last_request_s`. It proves how closely a client follows
+  the windows: the idle time between one window's close and the next one's opening. At
+  most MAX_WINDOWS_LISTED per bucket are listed; `rate_windows_total` counts them all.
 - events: vendor-specific counts (VendorZ: tokens_issued, invalid_token, reports_created,
   idempotent_replays, duplicate_reports); gauges: vendor-specific levels as
   {"now", "max"} (VendorZ: reports_outstanding, created and not yet downloaded, seen
@@ -26,6 +31,8 @@ from collections import Counter
 from typing import Any
 
 from vendor_sandbox.faults import STAT_KEYS
+
+MAX_WINDOWS_LISTED = 1000
 
 
 class Stats:
@@ -50,6 +57,9 @@ class Stats:
         # so a client's start-up time does not count against its request rate.
         self._first_request_at: float | None = None
         self._last_request_at: float | None = None
+        # bucket -> [[opened, closes, requests, refused, last request], ...] (monotonic)
+        self._windows: dict[str, list[list[float]]] = {}
+        self._windows_total: Counter[str] = Counter()
 
     def reset(self) -> None:
         with self._lock:
@@ -69,6 +79,23 @@ class Stats:
             self._early_retries += early
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def rate_window(self, bucket: str, opened: float, closes: float, refused: bool) -> None:
+        """One request counted in the fixed window of `bucket` that opened at `opened`."""
+        with self._lock:
+            now = time.monotonic()
+            windows = self._windows.setdefault(bucket, [])
+            if not windows or windows[-1][0] != opened:
+                self._windows_total[bucket] += 1
+                if len(windows) >= MAX_WINDOWS_LISTED:
+                    return
+                windows.append([opened, closes, 0, 0, now])
+            elif self._windows_total[bucket] > len(windows):
+                return  # a window past the listed ones
+            window = windows[-1]
+            window[2] += 1
+            window[3] += refused
+            window[4] = now
 
     def request_finished(self, status: int | None) -> None:
         """`status` None: the request was cancelled (shutdown) and got no answer."""
@@ -117,8 +144,22 @@ class Stats:
                 "gauges": {name: dict(level) for name, level in self._gauges.items()},
                 "in_flight": self._in_flight,
                 "max_in_flight": self._max_in_flight,
+                "rate_windows": self._windows_snapshot(),
+                "rate_windows_total": dict(self._windows_total),
                 "request_span_s": (
                     0.0 if self._first_request_at is None or self._last_request_at is None
                     else round(self._last_request_at - self._first_request_at, 6)
                 ),
             }
+
+    def _windows_snapshot(self) -> dict[str, list[dict[str, float | int]]]:
+        origin = self._first_request_at or 0.0
+        return {
+            bucket: [
+                {"opened_s": round(opened - origin, 6), "closes_s": round(closes - origin, 6),
+                 "requests": int(requests), "refused": int(refused),
+                 "last_request_s": round(last - origin, 6)}
+                for opened, closes, requests, refused, last in windows
+            ]
+            for bucket, windows in self._windows.items()
+        }
