@@ -1,4 +1,6 @@
-"""The fan-out benchmark: concurrency, rate limits, partition scaling, record path, memory.
+"""The fan-out benchmark: concurrency, partition scaling, record path, memory.
+
+Binding rate limits have their own script, `benchmarks/ratelimit.py`.
 
 Every figure is a ratio between runs made by this script, in this process tree: the sandbox
 runs in its own process, each tap run is a real subprocess writing into a counting sink.
@@ -63,31 +65,6 @@ def fanout_under_latency(vendor: str, services: int, days: int, latency_ms: int,
             f"{startup:.2f}", f"{sandbox_cpu * 1000 / calls:.2f}"]
 
 
-def rate_limited(vendor: str, accounts: int, days: int, limit: int, window_s: float) -> list[Any]:
-    """A budget that binds: how much of it the tap uses, and how often it hears 429."""
-    world = {"seed": 5, "accounts": accounts, "services_per_account": (5, 5),
-             "history_days": days + 5, "deleted_service_rate": 0, "rate_limit": limit,
-             "rate_limit_window_s": window_s}
-    with sandbox_process(vendor, **world) as sandbox:
-        result = run_tap(vendor, {"api_url": sandbox.url, "start_date": start_date(days),
-                                  "max_concurrency": DEFAULT_CONCURRENCY})
-        stats = sandbox.stats()
-    # VendorX budgets per token (one bucket); VendorY per org (one bucket per account), and
-    # its org listing has a bucket of its own.
-    buckets = 1 if vendor == "x" else accounts
-    span = stats["request_span_s"]
-    # Fixed windows: a run spanning `span` seconds could use every window that opened in
-    # it, the first one included — that is the budget it had.
-    windows = int(span // window_s) + 1
-    budget = buckets * limit * windows
-    requests = stats["requests_total"] - (0 if vendor == "x" else 1)  # Y's org listing
-    # The fewest windows the budget allows for this much work: a run can do no better.
-    needed = -(-requests // (buckets * limit))
-    return [vendor, f"{limit}/{window_s:g}s x {buckets}", stats["requests_total"],
-            f"{result.seconds:.1f}", needed, windows, budget, f"{requests / budget:.0%}",
-            stats["rate_limited"], f"{stats['rate_limited'] / stats['requests_total']:.2%}"]
-
-
 def partition_scaling(vendor: str, small: int, large: int, *,
                       baseline_at_large: bool = True) -> tuple[list[list[Any]], list[Any]]:
     """Per-partition time and STATE bytes at two sizes, kit vs plain singer-sdk."""
@@ -136,16 +113,6 @@ def main() -> None:
     )
     print("\ntap CPU excludes its start-up (the CPU of `--discover` with the same config); "
           "each process's CPU is its own user + system time.")
-    table(
-        "Rate limit that binds",
-        ["tap", "limit x buckets", "requests", "seconds", "windows needed", "windows spanned",
-         "budget in them", "of budget", "429s", "429 share"],
-        # 10-second windows: VendorX reports its reset in whole epoch seconds, so a client
-        # can lose up to a second per window; on the real 60-second window that is < 2 %.
-        # --quick: 2-second windows and a few dozen calls, so the scenario only runs.
-        [rate_limited("x", 6, 20, 15, 2.0) if quick else rate_limited("x", 80, 20, 100, 10.0),
-         rate_limited("y", 4, 3, 10, 2.0) if quick else rate_limited("y", 4, 20, 20, 10.0)],
-    )
     small, large = (200, 2000) if quick else (500, 5000)
     scaling_rows: list[list[Any]] = []
     memory_rows: list[list[Any]] = []
