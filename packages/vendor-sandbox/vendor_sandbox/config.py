@@ -166,7 +166,8 @@ class SandboxConfig:
     )
     latency_ms: float = field(
         default=0.0,
-        metadata=_flag("latency added to every vendor request", float),
+        metadata=_flag("time to every vendor answer, the sandbox's own work on it included",
+                      float),
     )
     jitter_ms: float = field(
         default=0.0,
