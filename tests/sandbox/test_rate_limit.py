@@ -156,3 +156,39 @@ def test_a_concurrent_client_that_honours_429_is_never_early(start) -> None:
     stats = box.stats()
     assert stats["rate_limited"] > 0
     assert stats["early_retries"] == 0
+
+
+def test_resets_are_rounded_up_to_whole_seconds(start) -> None:
+    """The contract: X an epoch second, Y seconds until, both rounded up (never early), so
+    a client that waits for the header may wait up to a second past the window's end."""
+    window_s = 2.5
+    for vendor, path in (("x", X_ACCOUNTS), ("y", Y_ORGS)):
+        box = start(vendor, rate_limit=5, rate_limit_window_s=window_s)
+        http = session(vendor)
+        sent = time.time()
+        reset = http.get(box.url + path, timeout=10).headers["X-RateLimit-Reset"]
+        read = time.time()
+        assert reset.isdigit()  # whole seconds
+        # The window opened between sent and read and ends window_s later.
+        end_at_latest = read + window_s if vendor == "x" else window_s
+        end_at_earliest = sent + window_s if vendor == "x" else window_s - (read - sent)
+        assert math.ceil(end_at_earliest) <= int(reset) <= math.ceil(end_at_latest)
+
+
+def test_stats_list_each_window_that_opened(start) -> None:
+    box = start("x", rate_limit=2, rate_limit_window_s=0.4)
+    http = session("x")
+    statuses = [http.get(box.url + X_ACCOUNTS, timeout=10).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    time.sleep(0.45)
+    assert http.get(box.url + X_ACCOUNTS, timeout=10).status_code == 200
+    stats = box.stats()
+    windows = stats["rate_windows"]["token"]
+    assert [(w["requests"], w["refused"]) for w in windows] == [(3, 1), (1, 0)]
+    assert stats["rate_windows_total"] == {"token": 2}
+    first, second = windows
+    assert first["opened_s"] == pytest.approx(0.0, abs=0.01)
+    assert first["closes_s"] == pytest.approx(0.4, abs=0.01)
+    assert first["opened_s"] <= first["last_request_s"] < first["closes_s"]
+    assert second["opened_s"] >= first["closes_s"]
+    assert second["closes_s"] == pytest.approx(second["opened_s"] + 0.4)

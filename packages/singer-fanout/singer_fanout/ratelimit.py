@@ -114,6 +114,8 @@ RESET_MARGIN_S = 0.05
 # Margin added to a learnt window end (see window_length.py): that end is already an upper
 # bound, this only absorbs float rounding and timer slack.
 LEARNT_MARGIN_S = 0.005
+# A learnt window length that moves by less than this is not worth a log line.
+LEARNT_NEWS_S = 0.1
 # Before the first response tells the real window length, assume the common one.
 DEFAULT_WINDOW_S = 60.0
 MAX_SLEEP_STEP_S = 0.25
@@ -224,22 +226,30 @@ class RateLimiter:
         reset_in_s = self._plausible_reset(info)
         with self._lock:
             budget = self._budgets.setdefault(scope, _Budget())
-            now = self._clock()
-            if info.limit is not None:
-                budget.limit = info.limit
-            if reset_in_s is not None:
-                budget.window_s = max(budget.window_s or 0.0, reset_in_s + RESET_MARGIN_S)
-            if ticket is not None and ticket.window < budget.window and not _opens(info):
-                # Sent before we rolled to the current window: it tells of a window that
-                # is over for us (its count and its end would end ours early or late).
-                return
-            if ticket is not None and _opens(info):
-                self._window_opened(budget, info, reset_in_s, ticket, now)
-            elif reset_in_s is not None:
-                self._window_continues(budget, info, reset_in_s, ticket, now)
-            if info.limit is not None and info.remaining is not None:
-                # The server may know of requests we did not send (other clients).
-                budget.used = max(budget.used, info.limit - info.remaining)
+            learnt_before = _estimate(budget)
+            self._fold(budget, info, reset_in_s, ticket)
+            learnt = _estimate(budget)
+        self._tell_learnt(scope, learnt_before, learnt, refused=False)
+
+    def _fold(self, budget: _Budget, info: RateLimitInfo, reset_in_s: float | None,
+              ticket: Ticket | None) -> None:
+        """`observe` under the lock."""
+        now = self._clock()
+        if info.limit is not None:
+            budget.limit = info.limit
+        if reset_in_s is not None:
+            budget.window_s = max(budget.window_s or 0.0, reset_in_s + RESET_MARGIN_S)
+        if ticket is not None and ticket.window < budget.window and not _opens(info):
+            # Sent before we rolled to the current window: it tells of a window that
+            # is over for us (its count and its end would end ours early or late).
+            return
+        if ticket is not None and _opens(info):
+            self._window_opened(budget, info, reset_in_s, ticket, now)
+        elif reset_in_s is not None:
+            self._window_continues(budget, info, reset_in_s, ticket, now)
+        if info.limit is not None and info.remaining is not None:
+            # The server may know of requests we did not send (other clients).
+            budget.used = max(budget.used, info.limit - info.remaining)
 
     def _window_opened(self, budget: _Budget, info: RateLimitInfo, reset_in_s: float | None,
                        ticket: Ticket, now: float) -> None:
@@ -328,11 +338,31 @@ class RateLimiter:
             if budget.limit is not None:
                 budget.used = budget.limit
             opened = budget.opened_read
+            learnt_before = _estimate(budget)
             if ticket is not None and budget.length is not None and opened is not None \
                     and ticket.sent_at > opened:
                 # The newest window was still open when this request arrived: it is longer
                 # than learnt so far (the next wait is corrected; this one is the server's).
                 budget.length.still_open_after(ticket.sent_at - opened)
+            learnt = _estimate(budget)
+        self._tell_learnt(scope, learnt_before, learnt, refused=True)
+
+    @staticmethod
+    def _tell_learnt(scope: str, before: float | None, after: float | None, *,
+                     refused: bool) -> None:
+        """One line when a scope's window length is first learnt or visibly corrected."""
+        if after is None or (before is not None and abs(after - before) < LEARNT_NEWS_S):
+            return
+        if refused:
+            logger.info("rate limit %s: a request was refused after the learnt window end; "
+                        "windows are now taken to last %.2fs", scope, after)
+        elif before is None:
+            logger.info("rate limit %s: windows last %gs (learnt from the answers that open "
+                        "them): waits end with the window, not at the rounded reset header",
+                        scope, round(after, 2))
+        else:
+            logger.info("rate limit %s: windows now taken to last %.2fs (was %.2fs)",
+                        scope, after, before)
 
     def _roll_window(self, budget: _Budget, now: float) -> None:
         if budget.window_end is not None and now >= budget.window_end:
@@ -365,3 +395,7 @@ def _opens(info: RateLimitInfo) -> bool:
     """The answer to the first request of a window: one request of the budget used. (With
     a budget of one, a 429 would say the same: nothing is learnt there.)"""
     return info.limit is not None and info.limit > 1 and info.remaining == info.limit - 1
+
+
+def _estimate(budget: _Budget) -> float | None:
+    return budget.length.estimate() if budget.length is not None else None
