@@ -19,10 +19,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import run_tap, sandbox_process, startup_cpu_s, table
+from benchmarks.harness import code_from, run_tap, sandbox_process, startup_cpu_s, table
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 CONCURRENCY = 16
+HEADER = ["partition", "services", "days", "calls", "records", "request span s", "tap wall s",
+          "bound s", "of bound", "tap CPU ms/call", "sandbox CPU ms/call"]
 NO_LIMIT = 1_000_000
 
 
@@ -60,15 +62,22 @@ def backfill(services: int, days: int, latency_ms: int) -> tuple[list[list[Any]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="120 days instead of 365")
+    parser.add_argument("--before", metavar="CHECKOUT",
+                        help="also run with the taps, kit and sandbox of another checkout "
+                        "(e.g. `git worktree add /tmp/before <commit>`)")
     args = parser.parse_args()
     days = 120 if args.quick else 365
     print(f"# backfill benchmark ({'quick' if args.quick else 'full'}, {TODAY})")
+    if args.before:
+        with code_from(args.before) as code:
+            before_rows, before_startup = backfill(5, days, 20)
+        table(f"{code}: VendorY backfill, 5 services x {days} days, 20 ms per call, "
+              f"concurrency {CONCURRENCY}", HEADER, before_rows)
+        print(f"\ntap start-up CPU: {before_startup:.2f} s")
     rows, startup = backfill(5, days, 20)
     table(f"VendorY backfill, 5 services x {days} days, 20 ms per call, concurrency "
           f"{CONCURRENCY}",
-          ["partition", "services", "days", "calls", "records", "request span s",
-           "tap wall s", "bound s", "of bound", "tap CPU ms/call", "sandbox CPU ms/call"],
-          rows)
+          HEADER, rows)
     print(f"\nCPU per call: each process's own user + system time; the tap's leaves out its "
           f"start-up ({startup:.2f} s, the CPU of `--discover`), the sandbox's its own.")
 

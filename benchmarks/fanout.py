@@ -12,18 +12,22 @@ runs in its own process, each tap run is a real subprocess writing into a counti
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import record_path
-from benchmarks.harness import TapResult, run_tap, sandbox_process, startup_cpu_s, table
+from benchmarks.harness import (
+    TapResult,
+    code_from,
+    run_tap,
+    sandbox_process,
+    startup_cpu_s,
+    table,
+)
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 DEFAULT_CONCURRENCY = 16
@@ -32,27 +36,6 @@ NO_LIMIT = 1_000_000
 
 def start_date(days: int) -> str:
     return (TODAY - dt.timedelta(days=days)).isoformat()
-
-
-@contextlib.contextmanager
-def code_from(checkout: str | None) -> Iterator[str]:
-    """Taps, kit and sandbox imported from another checkout (its packages first on
-    PYTHONPATH, which the tap and sandbox subprocesses inherit), or from this one."""
-    if checkout is None:
-        yield "this checkout"
-        return
-    packages = Path(checkout).resolve() / "packages"
-    paths = [str(packages / name) for name in ("singer-fanout", "tap-vendorx", "tap-vendory",
-                                               "vendor-sandbox")]
-    previous = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([*paths, *([previous] if previous else [])])
-    try:
-        yield f"before ({checkout})"
-    finally:
-        if previous is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = previous
 
 
 def fanout_under_latency(vendor: str, services: int, days: int, latency_ms: int, *,

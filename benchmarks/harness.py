@@ -114,6 +114,27 @@ def run_tap(vendor: str, config: dict[str, Any], *, baseline: bool = False,
                      final_state_bytes)
 
 
+@contextlib.contextmanager
+def code_from(checkout: str | None) -> Iterator[str]:
+    """Taps, kit and sandbox imported from another checkout (its packages first on
+    PYTHONPATH, which the tap and sandbox subprocesses inherit), or from this one."""
+    if checkout is None:
+        yield "this checkout"
+        return
+    packages = Path(checkout).resolve() / "packages"
+    paths = [str(packages / name) for name in ("singer-fanout", "tap-vendorx", "tap-vendory",
+                                               "vendor-sandbox")]
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([*paths, *([previous] if previous else [])])
+    try:
+        yield f"before ({checkout})"
+    finally:
+        if previous is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = previous
+
+
 def startup_cpu_s(vendor: str, config: dict[str, Any]) -> float:
     """CPU seconds of the tap's start-up alone: `--discover` with the same config (imports,
     settings, catalog), so a run's CPU per request can be told apart from its fixed cost."""
