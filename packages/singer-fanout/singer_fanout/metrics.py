@@ -14,6 +14,7 @@ stream and context from there.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import metrics as sdk_metrics
 from singer_sdk.streams import Stream
+from typing_extensions import override
 
 _current = threading.local()
 _HTTP_ERROR_FROM = 400
@@ -50,8 +52,23 @@ def log_http_request(url: str, status: int, seconds: float) -> None:
     }
     if context:
         tags[sdk_metrics.Tag.CONTEXT] = dict(context)
-    point = sdk_metrics.Point("timer", sdk_metrics.Metric.HTTP_REQUEST_DURATION, seconds, tags)
-    sdk_metrics.log(sdk_metrics.get_metrics_logger(), point)
+    metrics_logger = sdk_metrics.get_metrics_logger()
+    if not metrics_logger.isEnabledFor(logging.INFO):
+        return  # metrics turned off in the logging config: nothing to build
+    point = _Point("timer", sdk_metrics.Metric.HTTP_REQUEST_DURATION, seconds, tags)
+    sdk_metrics.log(metrics_logger, point)
+
+
+class _Point(sdk_metrics.Point):
+    """singer-sdk's Point, its JSON made once: a log line asks for it at least twice (the
+    secret redaction as the record is made, then the formatter), once per HTTP request."""
+
+    @override
+    def __str__(self) -> str:
+        text: str | None = self.__dict__.get("_text")
+        if text is None:
+            text = self.__dict__["_text"] = super().__str__()
+        return text
 
 
 class StreamMeters:

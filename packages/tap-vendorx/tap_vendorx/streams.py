@@ -79,7 +79,9 @@ class MetricsStream(DayPartitionedStream, VendorXStream):
         unsettled = set()
         for row in require_list(payload, "data", what):
             require_fields(row, ("date",), what)
-            records.append({**row, "account_id": account_id, "service_id": service_id})
+            # The row is this call's own (freshly parsed): completed in place, not copied.
+            row["account_id"], row["service_id"] = account_id, service_id
+            records.append(row)
             if row.get("is_final") is not True:  # revised until the vendor says final
                 day = _day_or_none(row["date"])
                 if day is not None:

@@ -85,8 +85,8 @@ class MetricsStream(DayPartitionedStream, VendorYStream):
             what = f"VendorY org {account_id} app {service_id} usage {day}"
             record, missing_hours = self._one_day(path, day, context, what)
             if record is not None:
-                answer.records.append(
-                    {**record, "account_id": account_id, "service_id": service_id})
+                record["account_id"], record["service_id"] = account_id, service_id
+                answer.records.append(record)
             # Final once no hour is estimated or still to come (an app whose every hour of
             # the day is late has no record yet, but the day is not settled either).
             if missing_hours or (record is not None and record["estimated"]):
