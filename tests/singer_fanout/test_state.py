@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from singer_fanout.state import PartitionStateBook, StateEmitter
+from singer_fanout.state_file import StreamShape, check_state
 
 
 def test_reads_existing_sdk_shaped_state():
@@ -56,3 +58,32 @@ def test_emitter_writes_on_time_or_record_count_and_only_when_changed():
     clock[0] = 11
     emitter.maybe_write()
     assert len(written) == 2  # due by time
+
+
+def test_a_state_file_holds_values_partitions_repeat_once_and_reads_the_same():
+    """100,000 partitions repeat a few accounts, bookmark days and unsettled-day lists:
+    parsed, each is held once (what keeps an incremental run at scale small), and the state
+    is the same JSON."""
+    partitions = [{"context": {"account_id": f"a{n % 3}", "service_id": f"s{n}"},
+                   "replication_key": "date", "replication_key_value": "2026-11-24",
+                   "unsettled": ["2026-11-02", "2026-11-22/2026-11-24"]} for n in range(300)]
+    original = {"written_by": "tap-x", "bookmarks": {
+        "metrics": {"partitions": partitions}, "services": {"partitions": []},
+        "accounts": {"partitions": []}}}
+    shapes = {"metrics": StreamShape(("account_id", "service_id"), "date"),
+              "services": StreamShape(("account_id",), None),
+              "accounts": StreamShape((), None)}
+    checked = check_state(json.dumps(original), "state.json", tap_name="tap-x", streams=shapes,
+                          today=dt.date(2026, 11, 25))
+    assert json.dumps(checked.state, sort_keys=True) == json.dumps(original, sort_keys=True)
+    entries = checked.state["bookmarks"]["metrics"]["partitions"]
+    first, other = entries[0], entries[3]  # same account
+    assert first["context"]["account_id"] is other["context"]["account_id"]
+    for key in ("replication_key", "replication_key_value", "unsettled"):
+        assert first[key] is other[key], key
+    # Empty lists are never shared: a stream's partitions list grows in place.
+    bookmarks = checked.state["bookmarks"]
+    assert bookmarks["services"]["partitions"] is not bookmarks["accounts"]["partitions"]
+    book = PartitionStateBook(checked.state)
+    book.advance("services", {"account_id": "a1"}, "date", "2026-11-24")
+    assert bookmarks["accounts"]["partitions"] == []

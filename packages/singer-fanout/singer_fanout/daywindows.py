@@ -183,7 +183,7 @@ class DayWindowPlan:
             return  # nothing bookmarked yet, or a stream that re-reads a fixed lookback
         still_open = encode_days(self._unsettled)
         if entry.get(UNSETTLED_KEY) != still_open:
-            entry[UNSETTLED_KEY] = still_open
+            entry[UNSETTLED_KEY] = self._book.shared.share(UNSETTLED_KEY, still_open)
             self._book.entry_changed(entry)
         if self._prefix == len(self._new) and self._lifetime.gone and self._new:
             self._note_end(entry)

@@ -114,6 +114,7 @@ class _Running:
         "done",
         "failed",
         "in_flight",
+        "listed",
         "partition",
         "plan",
         "proven",
@@ -140,6 +141,9 @@ class _Running:
         self.queued = True
         self.ticket: int | None = None  # the progress estimate's, from its first step on
         self.children: Counter[str] | None = None  # partitions it found, by stream
+        # A listing's keys emitted so far (a listing only): a repeat is on a later page of
+        # the same listing, so the keys are held while it runs, not for the whole run.
+        self.listed: set[tuple[Any, ...]] | None = None
 
     @property
     def idle(self) -> bool:
@@ -172,11 +176,10 @@ class FanOutEngine:
         self._sequence = itertools.count()
         self._outputs = outputs  # RECORD or BATCH messages, table versions, METRIC lines
         self._busy: Counter[str] = Counter()  # steps in flight per rate-limit scope
-        # What the listings produced: every partition planned, and those read whole, as
-        # (stream, *partition_key), flat.
+        # What the listings produced: every partition planned, and the listings (partitions
+        # of streams with children) read whole, as (stream, *partition_key), flat.
         self.scheduled: set[tuple[Any, ...]] = set()
         self.read_whole: set[tuple[Any, ...]] = set()
-        self._listed: dict[str, set[tuple[Any, ...]]] = {}  # listing keys emitted, per stream
 
     def run(self, roots: list[Stream]) -> None:
         """Sync the root streams and, through them, every selected descendant."""
@@ -321,7 +324,7 @@ class FanOutEngine:
             for key, value in context:
                 record.setdefault(key, value)
         if not stream.replication_key and stream.primary_keys:
-            records = self._first_listed(stream, records)
+            records = self._first_listed(running, records)
         wanted = self._wanted(job)  # none for the leaves, whose records are most of a run
         children = [child for record in records
                     for child in self._children_of(job, record, wanted)] if wanted else []
@@ -354,13 +357,18 @@ class FanOutEngine:
         if running.failed:
             self._summary.tally(name).records += running.records
         else:
-            self.read_whole.add((name, *partition_key(running.partition.context or {})))
+            if running.partition.stream.child_streams:
+                # Only a listing's "read whole" tells anything (see listings.py); the leaves
+                # (one per service) would cost ~130 bytes each.
+                self.read_whole.add((name, *partition_key(running.partition.context or {})))
             self._summary.partition_ok(name, running.records)
 
-    def _first_listed(self, stream: Stream, records: list[Record]) -> list[Record]:
-        """The records whose key this run has not emitted yet (listings only: they carry no
-        replication key, so a repeat is never a newer version)."""
-        seen = self._listed.setdefault(stream.name, set())
+    def _first_listed(self, running: _Running, records: list[Record]) -> list[Record]:
+        """The records whose key this listing has not emitted yet (listings only: they carry
+        no replication key, so a repeat is never a newer version; another listing of the
+        same key would be the same partition, which is scheduled once)."""
+        stream = running.partition.stream
+        seen = running.listed = running.listed or set()
         fresh = []
         for record in records:
             key = tuple(record.get(name) for name in stream.primary_keys)

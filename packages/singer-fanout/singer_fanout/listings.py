@@ -39,7 +39,7 @@ class ListingsSeen:
     """What the run's listings produced, as the engine recorded it."""
 
     scheduled: Collection[tuple[Any, ...]]  # (stream, *partition_key) of every planned one
-    read_whole: Collection[tuple[Any, ...]]  # those that completed
+    read_whole: Collection[tuple[Any, ...]]  # listings (with children) that completed
 
     root_stream: str
     listed_accounts: Collection[str]  # every account id the root listing returned
@@ -59,9 +59,9 @@ def accounts_not_listed(settings: RunSettings, seen: ListingsSeen) -> list[str]:
 def unlisted_bookmarks(
     book: PartitionStateBook, streams: Mapping[str, Stream], settings: RunSettings,
     seen: ListingsSeen,
-) -> dict[str, list[dict[str, Any]]]:
+) -> dict[str, list[Mapping[str, Any]]]:
     """Per stream, the contexts of state partitions the vendor's listings no longer hold."""
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str, list[Mapping[str, Any]]] = {}
     for name, stream in streams.items():
         parent = next((s for s in streams.values() if type(s) is stream.parent_stream_type),
                       None)

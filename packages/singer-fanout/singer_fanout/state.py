@@ -16,17 +16,61 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 # (key1, value1, key2, value2, ...) by key: one flat tuple, not a tuple of pairs, because
 # one is held per partition (a third of the bytes at 100,000 services).
 PartitionKey = tuple[Any, ...]
+# Distinct values held once per state key (a key whose values never repeat, like a service
+# id, stops being looked up once this many were seen).
 SHARED_VALUES = 4096
 
 
 def partition_key(context: Mapping[str, Any]) -> PartitionKey:
     return tuple(itertools.chain.from_iterable(sorted(context.items())))
+
+
+class SharedValues:
+    """One object for each value many partitions repeat, by the key it is stored under.
+
+    A state of 100,000 partitions repeats a few bookmark days, the same `replication_key`,
+    a few hundred account ids and a few lists of unsettled days; parsed or built one
+    partition at a time, each entry would hold its own copy (~0.3 KB a partition). Strings
+    and non-empty lists of strings are shared; a shared list is never changed in place (a
+    partition's entry gets a new list when its days change).
+    """
+
+    def __init__(self, per_key: int = SHARED_VALUES) -> None:
+        self._per_key = per_key
+        self._by_key: dict[str, dict[Any, Any]] = {}
+        self._full: set[str] = set()  # keys whose values do not repeat enough to share
+
+    def share(self, key: str, value: Any) -> Any:
+        if key in self._full:
+            return value
+        if isinstance(value, str):
+            lookup: Any = value
+        elif isinstance(value, list) and value and all(isinstance(i, str) for i in value):
+            lookup = tuple(value)
+        else:
+            return value
+        cache = self._by_key.setdefault(key, {})
+        held = cache.get(lookup)
+        if held is not None:
+            return held
+        if len(cache) >= self._per_key:
+            self._full.add(key)
+        else:
+            cache[lookup] = value
+        return value
+
+    def share_in(self, mapping: dict[str, Any]) -> dict[str, Any]:
+        """`mapping` with its repeated values replaced by the shared ones (a JSON
+        `object_hook`: every object of a state as it is parsed)."""
+        for key, value in mapping.items():
+            mapping[key] = self.share(key, value)
+        return mapping
 
 
 class PartitionStateBook:
@@ -38,9 +82,9 @@ class PartitionStateBook:
         # The entries (by id) whose bookmark moved since the last STATE: what a run killed
         # now would re-do. Cleared by `written()`, so it holds at most one write's worth.
         self._moved: set[int] = set()
-        # Most partitions share a few bookmark values (yesterday): held once, not per entry
-        # (a replication key of timestamps would not repeat: the cache stops growing).
-        self._values: dict[Any, Any] = {}
+        # Most partitions share a few bookmark values (yesterday) and unsettled-day lists:
+        # held once, not per entry.
+        self.shared = SharedValues()
 
     def bookmark(self, stream: str, context: Mapping[str, Any]) -> Any:
         entry = self._partitions(stream).get(partition_key(context))
@@ -60,9 +104,7 @@ class PartitionStateBook:
         current = entry.get("replication_key_value")
         if current is None or value > current:
             entry["replication_key"] = replication_key
-            if len(self._values) < SHARED_VALUES:
-                value = self._values.setdefault(value, value)
-            entry["replication_key_value"] = value
+            entry["replication_key_value"] = self.shared.share("replication_key_value", value)
             self._moved.add(id(entry))
 
     def entry(self, stream: str, context: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -73,11 +115,13 @@ class PartitionStateBook:
         """Keys beside the bookmark changed: the entry moved, as an advance does."""
         self._moved.add(id(entry))
 
-    def contexts(self, stream: str) -> list[dict[str, Any]]:
-        """The context of every partition the state holds for `stream`."""
-        return [dict(entry.get("context", {})) for entry in self._partitions(stream).values()]
+    def contexts(self, stream: str) -> Iterator[Mapping[str, Any]]:
+        """The context of every partition the state holds for `stream` (the entries' own:
+        read them, do not change them; a copy of each would be ~20 MB at 100,000)."""
+        for entry in self._partitions(stream).values():
+            yield entry.get("context", {})
 
-    def forget(self, stream: str, contexts: list[dict[str, Any]]) -> None:
+    def forget(self, stream: str, contexts: list[Mapping[str, Any]]) -> None:
         """Drop these partitions' bookmarks (the vendor no longer lists them)."""
         index = self._partitions(stream)
         gone = {id(index.pop(partition_key(context))) for context in contexts

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from singer_fanout.dates import parse_day
+from singer_fanout.state import SharedValues
 
 # Top-level key the taps add to the STATE they write, so a state given to the wrong tap is
 # recognised (both taps have the same stream names and context keys).
@@ -86,7 +87,8 @@ class _Checker:
             raise self.unusable("is empty (to start without state, leave --state out or give "
                                 "a file containing {})")
         try:
-            state = json.loads(text)
+            # Values many partitions repeat are held once from the start (see SharedValues).
+            state = json.loads(text, object_hook=SharedValues().share_in)
         except ValueError as error:
             raise self.unusable(f"is not valid JSON ({error})") from None
         except RecursionError:

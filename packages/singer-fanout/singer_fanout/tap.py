@@ -13,8 +13,6 @@ everything emitted); 4 the target stopped reading (stdout is a broken pipe).
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import logging
 import os
 import re
@@ -355,10 +353,9 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
         catalog: Any = None,
     ) -> None:
         try:
-            if state is not None:
-                state = cls._checked_state(state)
-            super().invoke(about=about, about_format=about_format, config=config, state=state,
-                           catalog=catalog)
+            cls.invoke_with_state(None if state is None else cls._checked_state(state),
+                                  about=about, about_format=about_format, config=config,
+                                  catalog=catalog)
         except (ConfigurationProblem, CredentialRejected) as error:
             cls.logger.error("%s", error)
             _exit(EXIT_CONFIGURATION)
@@ -380,7 +377,7 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
 
 
     @classmethod
-    def _checked_state(cls, state_file: IO[str]) -> IO[str]:
+    def _checked_state(cls, state_file: IO[str]) -> dict[str, Any]:
         """The `--state` file, checked against this tap's streams (see state_file.py)."""
         # Stream classes declare these as class attributes (the SDK types them per instance).
         declared: list[Any] = list(cls.stream_types)
@@ -392,7 +389,7 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
                               tap_name=cls.name, streams=shapes, today=utc_today())
         for level, message in checked.notes:
             cls.logger.log(level, "%s", message)
-        return io.StringIO(json.dumps(checked.state))
+        return checked.state
 
 
 def _without_secret(problem: str, secret_settings: list[str]) -> str:
