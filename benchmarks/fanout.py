@@ -12,8 +12,11 @@ runs in its own process, each tap run is a real subprocess writing into a counti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,27 @@ def start_date(days: int) -> str:
     return (TODAY - dt.timedelta(days=days)).isoformat()
 
 
+@contextlib.contextmanager
+def code_from(checkout: str | None) -> Iterator[str]:
+    """Taps, kit and sandbox imported from another checkout (its packages first on
+    PYTHONPATH, which the tap and sandbox subprocesses inherit), or from this one."""
+    if checkout is None:
+        yield "this checkout"
+        return
+    packages = Path(checkout).resolve() / "packages"
+    paths = [str(packages / name) for name in ("singer-fanout", "tap-vendorx", "tap-vendory",
+                                               "vendor-sandbox")]
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([*paths, *([previous] if previous else [])])
+    try:
+        yield f"before ({checkout})"
+    finally:
+        if previous is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = previous
+
+
 def fanout_under_latency(vendor: str, services: int, days: int, latency_ms: int, *,
                          with_serial: bool = True) -> list[Any]:
     """Concurrency 1 vs the default on the same world; calls/s against the bound, and the
@@ -44,8 +68,9 @@ def fanout_under_latency(vendor: str, services: int, days: int, latency_ms: int,
         with sandbox_process(vendor, **world) as sandbox:
             config = {"api_url": sandbox.url, "start_date": start_date(days),
                       "max_concurrency": concurrency}
+            idle_cpu = sandbox.cpu_s()  # its own start-up, before any request
             result = run_tap(vendor, config)
-            runs[concurrency] = (result, sandbox.stats(), sandbox.cpu_s())
+            runs[concurrency] = (result, sandbox.stats(), sandbox.cpu_s() - idle_cpu)
         assert result.returncode == 0, f"{vendor} c={concurrency}: exit {result.returncode}"
     fast, fast_stats, sandbox_cpu = runs[DEFAULT_CONCURRENCY]
     startup = startup_cpu_s(vendor, {"api_url": "http://127.0.0.1:9",
@@ -94,25 +119,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="smaller sizes, no concurrency-1 runs, no slow baselines")
+    parser.add_argument("--before", metavar="CHECKOUT",
+                        help="also run the fan-out scenario with the taps, kit and sandbox of "
+                        "another checkout (e.g. `git worktree add /tmp/before <commit>`)")
     args = parser.parse_args()
     quick = args.quick
     print(f"# singer_fanout fan-out benchmark ({'quick' if quick else 'full'} sizes, {TODAY})")
 
     services = 300 if quick else 1000
+    rows = []
+    for checkout in ([args.before] if args.before else []) + [None]:
+        with code_from(checkout) as code:
+            # --quick leaves out the concurrency-1 runs (the speedup): they take minutes.
+            rows += [[code, *fanout_under_latency("x", services, 90, 20, with_serial=not quick)],
+                     # VendorY is one call per service-day: 90 days x 1,000 services is 90,000
+                     # calls, an hour at concurrency 1, so it runs on fewer days.
+                     [code, *fanout_under_latency("y", services, 5 if quick else 10, 20,
+                                                  with_serial=not quick)]]
     table(
         "Fan-out under latency (20 ms per call, rate limit off)",
-        ["tap", "services", "days", "calls", "records", "c=1 s",
+        ["code", "tap", "services", "days", "calls", "records", "c=1 s",
          f"c={DEFAULT_CONCURRENCY} s", "speedup", "calls/s", "bound calls/s", "of bound",
          "tap CPU ms/request", "tap CPU µs/record", "tap start-up CPU s",
          "sandbox CPU ms/request"],
-        # --quick leaves out the concurrency-1 runs (the speedup): they take minutes.
-        [fanout_under_latency("x", services, 90, 20, with_serial=not quick),
-         # VendorY is one call per service-day: 90 days x 1,000 services is 90,000 calls, an
-         # hour at concurrency 1, so it runs on fewer days.
-         fanout_under_latency("y", services, 5 if quick else 10, 20, with_serial=not quick)],
+        rows,
     )
-    print("\ntap CPU excludes its start-up (the CPU of `--discover` with the same config); "
-          "each process's CPU is its own user + system time.")
+    print("\nCPU is each process's own user + system time; the tap's leaves out its start-up "
+          "(the CPU of `--discover` with the same config), the sandbox's its own start-up.")
     small, large = (200, 2000) if quick else (500, 5000)
     scaling_rows: list[list[Any]] = []
     memory_rows: list[list[Any]] = []

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import subprocess
 import sys
 import time
 from typing import Any
 
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
+from singer_sdk.singerlib.json import serialize_json
 
+from singer_fanout import writer
 from singer_fanout.engine import FanOutEngine, Partition
 from singer_fanout.outputs import StreamOutputs
 from singer_fanout.state import StateEmitter
@@ -26,6 +29,9 @@ from singer_fanout.summary import RunSummary
 from tap_vendorx.tap import TapVendorX
 
 CONTEXT = {"account_id": "acc_0001", "service_id": "svc_1"}
+LABELS = {"sdk": "plain singer-sdk stream",
+          "kit-stdlib": "singer_fanout, RECORD lines by stdlib json",
+          "kit": "singer_fanout (RECORD lines by orjson)"}
 
 
 def synthetic_rows(count: int) -> list[dict[str, Any]]:
@@ -51,7 +57,25 @@ def make_tap(plain: bool) -> Any:
                              "start_date": "2019-01-01"}, validate_config=True)
 
 
+def stdlib_record_line(stream: str, record: dict[str, Any], time_extracted: str,
+                       version: int | None = None) -> bytes:
+    """RECORD lines as the kit encoded them before orjson (issue 13): the standard library's
+    C encoder, singer-sdk's encoding for what it cannot write."""
+    message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
+    if version is not None:
+        message["version"] = version
+    message["time_extracted"] = time_extracted
+    try:
+        text = json.dumps(message, default=writer._plain, separators=(",", ":"),
+                          allow_nan=False)
+    except (writer._NotPlainJson, ValueError):
+        text = serialize_json(message)
+    return (text + "\n").encode()
+
+
 def child(variant: str, count: int) -> None:
+    if variant == "kit-stdlib":
+        writer.encode_record_line = stdlib_record_line
     rows = synthetic_rows(count)
     tap = make_tap(plain=variant == "sdk")
     metrics = tap.streams["metrics"]
@@ -95,18 +119,18 @@ def measure(variant: str, count: int) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--child", choices=["sdk", "kit"])
+    parser.add_argument("--child", choices=["sdk", "kit", "kit-stdlib"])
     args = parser.parse_args()
     if args.child:
         child(args.child, args.records)
         return
-    results = {variant: measure(variant, args.records) for variant in ("sdk", "kit")}
+    results = {variant: measure(variant, args.records) for variant in LABELS}
     print(f"record path, {args.records:,} records of the metrics stream")
-    print(f"{'variant':<28}{'seconds':>10}{'records/s':>14}")
+    print(f"{'variant':<44}{'seconds':>10}{'records/s':>14}{'µs/record':>11}")
     for variant, (seconds, records) in results.items():
         assert records == args.records, f"{variant} wrote {records} records"
-        label = "plain singer-sdk stream" if variant == "sdk" else "singer_fanout emission"
-        print(f"{label:<28}{seconds:>10.2f}{records / seconds:>14,.0f}")
+        print(f"{LABELS[variant]:<44}{seconds:>10.2f}{records / seconds:>14,.0f}"
+              f"{seconds / records * 1e6:>11.2f}")
     ratio = results["sdk"][0] / results["kit"][0]
     print(f"speedup: {ratio:.2f}x (goal >= 1.5x)")
 

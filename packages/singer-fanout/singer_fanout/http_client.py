@@ -136,6 +136,10 @@ class HttpClient:
             max_bytes=retry.max_response_bytes,
             read_timeout_s=retry.read_timeout_s,
         )
+        self._timeout = urllib3.Timeout(
+            connect=retry.connect_timeout_s,
+            read=min(self._body_limits.read_timeout_s, self._body_limits.deadline_s),
+        )
         # The first request that succeeded: proof that the credential worked, and what is
         # sent again to tell a revoked credential from one account's missing permission.
         self._proof: _Call | None = None
@@ -284,8 +288,7 @@ class HttpClient:
             raw = self._pool_manager().request(
                 call.method, url, body=call.body,
                 headers={**self._headers, **auth_headers, **call.headers},
-                timeout=urllib3.Timeout(connect=self._retry.connect_timeout_s,
-                                        read=min(limits.read_timeout_s, limits.deadline_s)),
+                timeout=self._timeout,
                 retries=False, redirect=False, preload_content=False,
             )
         except SSLError as error:

@@ -125,18 +125,22 @@ class RecordCheck:
                 return problem
         return None
 
-    def check(self, records: list[dict[str, Any]], where: str,
+    def check(self, records: list[dict[str, Any]], where: str | Callable[[], str],
               given: Collection[str] = ()) -> None:
-        """Raise PartitionError for the first record that does not conform."""
+        """Raise PartitionError for the first record that does not conform.
+
+        `where` names the partition; a callable is asked only when a record fails.
+        """
         for record in records:
             problem = self.problem(record, given)
             if problem is not None:
+                place = where if isinstance(where, str) else where()
                 keys = " ".join(
                     f"{name}={str(record[name])[:MAX_VALUE_TEXT]}" for name in self.key_fields
-                    if name in record and f"{name}=" not in where
+                    if name in record and f"{name}=" not in place
                 )
                 detail = f"record {keys}: {problem}" if keys else f"a record: {problem}"
-                raise PartitionError(where, detail)
+                raise PartitionError(place, detail)
 
 
 def check_records(
@@ -145,9 +149,12 @@ def check_records(
     """Check a fetched partition's records; PartitionError names the first bad field."""
     checker = _checker_of(stream)
     if checker.rules or checker.required:
-        ids = " ".join(f"{key}={value}" for key, value in (context or {}).items())
-        checker.check(records, f"{stream.tap_name} stream '{stream.name}' {ids}".rstrip(),
-                      given=tuple(context or ()))
+
+        def where() -> str:  # put together only for an error: this runs on every step
+            ids = " ".join(f"{key}={value}" for key, value in (context or {}).items())
+            return f"{stream.tap_name} stream '{stream.name}' {ids}".rstrip()
+
+        checker.check(records, where, given=tuple(context or ()))
 
 
 def _checker_of(stream: Stream) -> RecordCheck:

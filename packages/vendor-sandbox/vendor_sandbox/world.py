@@ -7,6 +7,7 @@ Only identities and lifetimes live here; metric values are computed on demand in
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 
 from vendor_sandbox.config import SandboxConfig
@@ -76,7 +77,7 @@ class World:
     late_final_rate: float = 0.0  # see SandboxConfig
     late_final_days: int = 0
 
-    @property
+    @functools.cached_property
     def history_start_ts(self) -> int:
         return epoch(self.history_start)
 
