@@ -107,6 +107,8 @@ def run(scenario: Scenario, mode: str) -> list[Any]:
 
 def run_tap_in_mode(vendor: str, mode: str) -> None:
     """This file as a tap: the vendor's tap with the limiter of `mode` (see MODES)."""
+    from typing_extensions import override  # noqa: PLC0415
+
     from singer_fanout.ratelimit import RateLimiter, RateLimitInfo, Ticket  # noqa: PLC0415
     from tap_vendorx.tap import TapVendorX  # noqa: PLC0415
     from tap_vendory.tap import TapVendorY  # noqa: PLC0415
@@ -114,6 +116,7 @@ def run_tap_in_mode(vendor: str, mode: str) -> None:
     class RetryOn429(RateLimiter):
         """Keeps no budget: sends until refused, then waits as the 429 says."""
 
+        @override
         def observe(self, scope: str, info: RateLimitInfo, ticket: Ticket | None = None) -> None:
             return None
 
@@ -121,6 +124,7 @@ def run_tap_in_mode(vendor: str, mode: str) -> None:
 
     class TapInMode(base):  # type: ignore[valid-type,misc]
         @cached_property
+        @override
         def rate_limiter(self) -> RateLimiter:
             wait = self.run_settings.retry.max_rate_limit_wait_s
             if mode == "retry":

@@ -6,8 +6,8 @@ incremental run from the first run's final state (the state is full-size from it
 The old policy (`state_redo_percent: 0`: a STATE every `state_interval_seconds`) and the
 new one (the default) run in the same process tree, so the ratios compare like with like.
 
-    python benchmarks/scale.py            # 10,000 and 100,000 services (about 12 minutes)
-    python benchmarks/scale.py --quick    # 1,000 and 3,000 services, first runs (< 1 min)
+    python benchmarks/scale.py            # 10,000 and 100,000 services (about 9 minutes)
+    python benchmarks/scale.py --quick    # 1,000 and 3,000 services (< 1 min)
 """
 
 from __future__ import annotations
@@ -40,11 +40,10 @@ class Size:
 
 
 FULL = (Size(10_000, 500, 0.5), Size(100_000, 1_000, 1.0))
-# First runs only (an incremental run of the same day moves no bookmark: one STATE).
 QUICK = (Size(1_000, 300, 0.25), Size(3_000, 900, 0.25))
 
 
-def run_size(size: Size, *, incremental: bool) -> list[tuple[str, str, TapResult]]:
+def run_size(size: Size) -> list[tuple[str, str, TapResult]]:
     accounts = size.services // SERVICES_PER_ACCOUNT
     world = {"seed": 13, "accounts": accounts,
              "services_per_account": (SERVICES_PER_ACCOUNT, SERVICES_PER_ACCOUNT),
@@ -61,9 +60,8 @@ def run_size(size: Size, *, incremental: bool) -> list[tuple[str, str, TapResult
             if percent is not None:
                 config["state_redo_percent"] = percent
             state = Path(tmp) / f"state-{percent}.json"
-            runs = [("first", run_tap("x", config, state_out=state))]
-            if incremental:
-                runs.append(("incremental", run_tap("x", config, state_in=state)))
+            runs = [("first", run_tap("x", config, state_out=state)),
+                    ("incremental", run_tap("x", config, state_in=state))]
             for kind, result in runs:
                 assert result.returncode == 0, f"{policy} {kind}: exit {result.returncode}"
                 results.append((policy, kind, result))
@@ -81,14 +79,12 @@ def row(size: Size, policy: str, kind: str, result: TapResult) -> list[Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="1,000 and 3,000 services, first runs only")
-    quick = parser.parse_args().quick
-    sizes = QUICK if quick else FULL
-    kinds = ("first",) if quick else ("first", "incremental")
+    parser.add_argument("--quick", action="store_true", help="1,000 and 3,000 services")
+    sizes = QUICK if parser.parse_args().quick else FULL
+    kinds = ("first", "incremental")
     rows, peaks = [], {}
     for size in sizes:
-        for policy, kind, result in run_size(size, incremental=not quick):
+        for policy, kind, result in run_size(size):
             rows.append(row(size, policy, kind, result))
             peaks[(size.services, policy, kind)] = result.peak_rss_mb
     table(f"STATE bytes and memory, VendorX, {DAYS} days, no latency, rate-limited",

@@ -2,8 +2,9 @@
 
 For each service: every day read before that the vendor had not marked final at the last
 run, plus the new days since, from the day it was created to the last day it can have data.
-A VendorX service says the day it was deleted; a VendorY app only that it is archived, so a
-tap that saw its data reach the last day it read reads on until it finds days without data.
+A VendorX service says the day it was deleted and a VendorZ project the day it was archived;
+a VendorY app only that it is archived, so a tap that saw its data reach the last day it read
+reads on until it finds days without data.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from singer_fanout.dates import parse_day
-from tests.registry import tap_class
 from vendor_sandbox import SandboxConfig
 from vendor_sandbox.truth import day_finality
 from vendor_sandbox.world import build_world
@@ -39,7 +39,7 @@ def due_after(
             due = {day for day, final in seen.items() if not final}
             if service.deleted is None:
                 known_last = end
-            elif previous.vendor == "x":
+            elif previous.vendor in ("x", "z"):
                 assert service.deleted_day is not None
                 known_last = service.deleted_day
             else:
@@ -77,11 +77,6 @@ def at(config: SandboxConfig, today: dt.date) -> SandboxConfig:
     return dataclasses.replace(config, today=today)
 
 
-def tracks_finality(vendor: str) -> bool:
-    """Whether the vendor's tap re-reads days until final (else: a fixed lookback)."""
-    return bool(tap_class(vendor).vendor.revision_days)
-
-
 def first_day_with_data(config: SandboxConfig, service_id: str, start: dt.date) -> dt.date:
     """The first day a backfill from `start` asks for: none before the service existed."""
     world = build_world(config, config.resolved_today())
@@ -90,14 +85,16 @@ def first_day_with_data(config: SandboxConfig, service_id: str, start: dt.date) 
 
 def last_days(vendor: str, services: Iterable[dict[str, Any]], start: dt.date,
               end: str) -> dict[tuple[str, str], str]:
-    """The bookmark a backfill leaves per service: `end`, or a deleted VendorX service's
-    last day; none for a service created after `end` or deleted before `start`."""
+    """The bookmark a backfill leaves per service: `end`, or a deleted VendorX service's (an
+    archived VendorZ project's) last day; none for one created after `end` or deleted before
+    `start`."""
     out = {}
     last_wanted = dt.date.fromisoformat(end)
     for service in services:
-        if vendor == "x":
+        if vendor in ("x", "z"):
+            ended = service["deleted_at" if vendor == "x" else "archived_at"]
             created = parse_day(service["created_at"])
-            deleted = parse_day(service["deleted_at"]) if service["deleted_at"] else None
+            deleted = parse_day(ended) if ended else None
         else:
             created = dt.datetime.fromtimestamp(service["created_ts"], dt.timezone.utc).date()
             deleted = None

@@ -10,8 +10,6 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from tests.finality_reads import tracks_finality
-from tests.registry import VENDORS, tap_class
 from tests.tap_runner import TapRun
 from tests.truth import Key, assert_matches_truth, expected
 from vendor_sandbox import SandboxConfig
@@ -24,8 +22,6 @@ STREAM_KEYS = {
     "services": ("account_id", "service_id"),
     "metrics": ("account_id", "service_id", "date"),
 }
-# Each tap's default lookback (its vendor's revision window).
-LOOKBACK = {vendor: tap_class(vendor).vendor.lookback_days for vendor in VENDORS}
 
 
 def window(config: dict[str, Any]) -> tuple[dt.date, dt.date]:
@@ -60,7 +56,7 @@ def keys(records: list[dict[str, Any]], stream: str) -> list[Key]:
 
 
 def assert_each_key_once(run: TapRun) -> None:
-    """Within one run nothing is emitted twice (re-emits come only from a later lookback)."""
+    """Within one run nothing is emitted twice (re-emits come only from a later run)."""
     for stream in STREAM_KEYS:
         twice = [k for k, n in Counter(keys(run.records.get(stream, []), stream)).items()
                  if n > 1]
@@ -82,16 +78,11 @@ def days_read_after(bookmark: str | None, vendor: str, start: dt.date, end: dt.d
                     sandbox: SandboxConfig, service_id: str) -> int:
     """Days a run reads for a service bookmarked at `bookmark` (None: from start_date) by
     a run on the same "today" (0: none)."""
-    if not tracks_finality(vendor):
-        if bookmark is None:
-            return (end - start).days + 1
-        reread = dt.date.fromisoformat(bookmark) - dt.timedelta(days=LOOKBACK[vendor])
-        return (end - max(start, reread)).days + 1
     # Days not final yet up to the bookmark, every day after it; none before the service
-    # existed, none after a VendorX service's deletion day.
+    # existed, none after a VendorX service's deletion day (a VendorZ project's archiving).
     service = build_world(sandbox, sandbox.resolved_today()).service_by_id[service_id]
     first = max(start, service.created_day)
-    last = min(end, service.deleted_day) if vendor == "x" and service.deleted_day else end
+    last = min(end, service.deleted_day) if vendor != "y" and service.deleted_day else end
     mark = dt.date.fromisoformat(bookmark) if bookmark else first - dt.timedelta(days=1)
     states = day_finality(sandbox)[service_id]
     unsettled = sum(1 for day, final in states.items() if first <= day <= mark and not final)

@@ -4,8 +4,8 @@ The mix (issue 6): 5% 5xx, 2% HTML gateway errors (Y), 1% stalls beyond the read
 a burst of 429s in each run (the vendor cuts the budget for a moment), partial 200s (Y),
 expired cursors (Y), and late revisions of every day still open. The second run comes a day later
 from the first run's state. Together they must hold every key of the truth, with the
-latest record per key equal to it, and a key may only come twice where the lookback
-re-reads it.
+latest record per key equal to it, and a key may only come twice where a day not final
+yet is re-read.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import json
 from typing import Any
 
 from tests.chaos.checks import (
-    LOOKBACK,
     STREAM_KEYS,
     assert_each_key_once,
     assert_lands,
@@ -25,7 +24,7 @@ from tests.chaos.checks import (
 )
 from tests.chaos.configs import chaos_config
 from tests.chaos.throttle import ThrottleBurst
-from tests.finality_reads import due_after, tracks_finality
+from tests.finality_reads import due_after
 from tests.tap_runner import run_tap
 from tests.taps.conftest import BASE_TODAY, sandbox_config
 from vendor_sandbox import SandboxConfig, run_sandbox
@@ -125,23 +124,16 @@ def test_fault_mix_two_incremental_runs_equal_truth(vendor, tmp_path):
 
     # Every key present, the latest record per key equal to the truth of the later day.
     assert_lands(vendor, [first, second], truth)
-    # Duplicates only where the lookback re-reads: nothing twice within a run, and the
-    # second run emits exactly the lookback window and the new day.
+    # Duplicates only where days are re-read: nothing twice within a run, and the second
+    # run emits exactly the days not final at the first run, and the new day.
     assert_each_key_once(first)
     assert_each_key_once(second)
-    if tracks_finality(vendor):
-        # The days not final at the first run, and the new day.
-        start, end = window(config)
-        due = due_after(mix_config(vendor), end, window(later)[1], start)
-        assert set(keys(second.records["metrics"], "metrics")) == {
-            key for key in truth["metrics"]
-            if dt.date.fromisoformat(key[2]) in due.get(key[1], set())
-        }
-    else:
-        reread_from = (window(config)[1] - dt.timedelta(days=LOOKBACK[vendor])).isoformat()
-        assert set(keys(second.records["metrics"], "metrics")) == {
-            key for key in truth["metrics"] if key[2] >= reread_from
-        }
+    start, end = window(config)
+    due = due_after(mix_config(vendor), end, window(later)[1], start)
+    assert set(keys(second.records["metrics"], "metrics")) == {
+        key for key in truth["metrics"]
+        if dt.date.fromisoformat(key[2]) in due.get(key[1], set())
+    }
     # Late revisions were re-emitted with their new values.
     before = dict(zip(keys(first.records["metrics"], "metrics"), first.records["metrics"],
                       strict=True))

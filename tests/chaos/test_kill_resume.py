@@ -75,8 +75,8 @@ def test_sigkill_at_several_points_then_resume_equals_truth(vendor, tmp_path):
     start, end = window(config)
     assert_states_never_ahead(runs, truth, start)
     # The last run started from the saved state: each service is read from its bookmark
-    # (minus the lookback; a backfill's windows are bookmarked as they finish), the
-    # services without one from start_date.
+    # (and its days not final yet; a backfill's windows are bookmarked as they finish),
+    # the services without one from start_date.
     saved_bookmarks = bookmarks_in(saved)
     assert saved_bookmarks, "no kill came late enough to leave a bookmark"
     reads = {service: days_read_after(saved_bookmarks.get((account, service)), vendor, start,

@@ -4,9 +4,8 @@
 |---|---|
 | an account without services | its record lands; no services, metrics or bookmarks for it |
 | a service created inside the window | metrics from its first day on, none invented before |
-| a deleted / archived service | its record says so; metrics up to its last day; it is |
-|   | bookmarked to the window's end, so later runs re-read only the lookback, not a |
-|   | growing range |
+| a deleted / archived service | its record says so; metrics up to its last day; later |
+|   | runs read its days not final yet and no day after its last one |
 | start_date older than the vendor keeps | the window starts at the retention limit, with |
 |   | one warning; the vendor never sees an out-of-retention request |
 | start_date in the future | exit 2 before any request, naming start_date |
@@ -23,14 +22,13 @@ import pytest
 
 from singer_fanout.dates import utc_today
 from tests.chaos.checks import (
-    LOOKBACK,
     assert_each_key_once,
     assert_lands,
     truth_of,
     window,
 )
 from tests.chaos.configs import chaos_config
-from tests.finality_reads import expected_reads, first_day_with_data, tracks_finality
+from tests.finality_reads import expected_reads, first_day_with_data
 from tests.tap_runner import TapRun, run_tap
 from tests.taps.conftest import BASE_TODAY, sandbox_config
 from tests.truth import expected
@@ -136,13 +134,6 @@ def test_a_deleted_service_says_so_and_stops_on_its_last_day(odd):
         assert record["archived"] is True
     days = sorted(r["date"] for r in odd.first.records["metrics"] if r["service_id"] == service)
     assert days[-1] == last.isoformat()
-    if not tracks_finality(odd.vendor):
-        # Bookmarked to the window's end, not its last day: the next run re-reads only the
-        # lookback, like every other service, instead of a range that grows every day.
-        assert odd.first.bookmarks()[(account, service)] == odd.config["end_date"]
-        assert odd.days_read[service] == LOOKBACK[odd.vendor] + 2
-        assert set(odd.days_read.values()) == {LOOKBACK[odd.vendor] + 2}
-        return
     # VendorX bookmarks its last day (its record says it); VendorY, which only says
     # "archived", the window's end. Either way the next run reads its days not final yet
     # and no new day after its last one (VendorY: until it finds days without data).
@@ -171,8 +162,8 @@ def test_start_date_before_retention_starts_at_the_retention_limit(vendor, tmp_p
     end = dt.date.fromisoformat(config["end_date"])
     limit = utc_today() - dt.timedelta(days=RETENTION_DAYS[vendor])
     ((service, days),) = stats["metric_days_by_service"].items()
-    if tracks_finality(vendor):  # none before the service existed either
-        limit = first_day_with_data(sandbox_config(vendor, **knobs), service, limit)
+    # None before the service existed either.
+    limit = first_day_with_data(sandbox_config(vendor, **knobs), service, limit)
     assert days in {(end - limit).days + 1, (end - limit).days}
     assert_lands(vendor, [run], expected(sandbox_config(vendor, **knobs), start, end))
 

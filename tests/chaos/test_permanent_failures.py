@@ -15,7 +15,7 @@ from tests.chaos.checks import (
     without,
 )
 from tests.chaos.configs import chaos_config
-from tests.finality_reads import first_day_with_data, last_days, tracks_finality
+from tests.finality_reads import first_day_with_data, last_days
 from tests.tap_runner import run_tap
 from tests.taps.conftest import sandbox_config
 from vendor_sandbox import run_sandbox
@@ -62,16 +62,13 @@ def test_permanent_failures_are_isolated_reported_and_filled_next_run(vendor, tm
     lost = without(truth, accounts={failed_account},
                    services={service for _, service in failed_services})
     assert_lands(vendor, [first], lost)
-    # Their bookmarks did not move; every other service is bookmarked to the window's end
-    # (the finality-aware taps: to its last day, and not at all without a day to sync).
+    # Their bookmarks did not move; every other service is bookmarked to its last day (the
+    # window's end for a live one), and not at all without a day to sync.
     start, end = window(config)
     others = set(truth["services"]) - failed_services - hidden_services
-    if tracks_finality(vendor):
-        records = {(r["account_id"], r["service_id"]): r for r in first.records["services"]}
-        assert first.bookmarks() == last_days(
-            vendor, [records[key] for key in others], start, config["end_date"])
-    else:
-        assert first.bookmarks() == dict.fromkeys(others, config["end_date"])
+    records = {(r["account_id"], r["service_id"]): r for r in first.records["services"]}
+    assert first.bookmarks() == last_days(
+        vendor, [records[key] for key in others], start, config["end_date"])
 
     # The summary names each failure: stream, ids and error class.
     assert summary["outcome"] == "partial_failure"
@@ -95,7 +92,7 @@ def test_permanent_failures_are_isolated_reported_and_filled_next_run(vendor, tm
     assert summary["streams"]["services"]["partitions_failed"] == 1
 
     # Faults cleared: the next run reads the failed services and the failed account's
-    # services from start_date, and every other service only its lookback.
+    # services from start_date, and every other service only its days not final yet.
     assert second.returncode == 0, second.stderr[-3000:]
     gap = {service for _, service in failed_services | hidden_services}
     bookmarks = first.bookmarks()

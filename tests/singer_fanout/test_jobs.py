@@ -15,6 +15,7 @@ from singer_fanout.daywindows import DayWindow, DayWindowPlan
 from singer_fanout.errors import PartitionError
 from singer_fanout.jobs import JobPollStep, JobStatus, JobSubmitStep, JobTiming, run_steps
 from singer_fanout.state import PartitionStateBook
+from singer_fanout.steps import StepResult
 from tests.singer_fanout.test_engine_steps import ListPlan, run
 from tests.singer_fanout.test_ratelimit import FakeClock
 
@@ -53,7 +54,7 @@ class FakeJob:
 
 
 def submit(job: FakeJob, timing: JobTiming, clock: Any = time.monotonic) -> JobSubmitStep:
-    return JobSubmitStep(job, timing, lambda rows: rows, WINDOW, clock)
+    return JobSubmitStep(job, timing, StepResult, WINDOW, clock)
 
 
 def test_polls_move_apart_until_ready_then_fetch_in_the_same_step() -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from tests.finality_reads import expected_reads, first_day_with_data, tracks_finality
-from tests.registry import tap_class
+from tests.finality_reads import expected_reads, first_day_with_data
 from tests.tap_runner import run_tap
 from tests.taps.conftest import sandbox_config, tap_config
 from tests.truth import assert_matches_truth, expected
@@ -50,21 +49,15 @@ def test_failed_service_is_isolated_and_retried_next_run(vendor, tmp_path):
         stats = sandbox.stats()
 
     # The gap is filled: the failed service is read from start_date (from its creation when
-    # the tap knows it), the others only re-read their days not final yet (or lookback).
+    # the tap knows it), the others only re-read their days not final yet.
     start = dt.date.fromisoformat(config["start_date"])
     end = dt.date.fromisoformat(config["end_date"])
     reads = dict(stats["metric_days_by_service"])
-    if tracks_finality(vendor):
-        first_day = first_day_with_data(sandbox_config(vendor), bad_service, start)
-        assert reads.pop(bad_service) == (end - first_day).days + 1
-        others = expected_reads(sandbox_config(vendor), end, end, start)
-        others.pop(bad_service, None)
-        assert reads == dict(others)
-    else:
-        lookback = tap_class(vendor).vendor.lookback_days
-        assert reads[bad_service] == (end - start).days + 1
-        others_ids = {s for (_, s) in services} - {bad_service}
-        assert all(reads[s] == lookback + 1 for s in others_ids)
+    first_day = first_day_with_data(sandbox_config(vendor), bad_service, start)
+    assert reads.pop(bad_service) == (end - first_day).days + 1
+    others = expected_reads(sandbox_config(vendor), end, end, start)
+    others.pop(bad_service, None)
+    assert reads == dict(others)
     combined = {k: first.records.get(k, []) + second.records.get(k, [])
                 for k in ("accounts", "services", "metrics")}
     assert_matches_truth(vendor, combined, expected(sandbox_config(vendor), start, end))

@@ -120,6 +120,27 @@ BAD_STATES = {
         "bookmarks.metrics.partitions[0]' (account_id=a1 service_id=s1): the bookmark should "
         "be a UTC day (YYYY-MM-DD), got a number 20261101",
     ),
+    "days not final that are not days": (
+        json.dumps({"bookmarks": {"metrics": {"partitions": [
+            metrics_partition("a1", "s1", "2026-11-01") | {"unsettled": ["2026-10-30", "soon"]},
+        ]}}}),
+        "bookmarks.metrics.partitions[0]' (account_id=a1 service_id=s1): 'unsettled' (the days "
+        "not final yet) has \"soon\", which is not a day or a range; expected UTC days "
+        "YYYY-MM-DD or ranges YYYY-MM-DD/YYYY-MM-DD",
+    ),
+    "a range of days backwards": (
+        json.dumps({"bookmarks": {"metrics": {"partitions": [
+            metrics_partition("a1", "s1", "2026-11-01") | {"unsettled": ["2026-10-30/2026-10-01"]},
+        ]}}}),
+        "'unsettled' (the days not final yet) has \"2026-10-30/2026-10-01\", a range that ends "
+        "before it starts",
+    ),
+    "a last day that is not a day": (
+        json.dumps({"bookmarks": {"metrics": {"partitions": [
+            metrics_partition("a1", "s1", "2026-11-01") | {"ends": 7},
+        ]}}}),
+        "'ends' (the service's last day) should be a UTC day (YYYY-MM-DD), got a number 7",
+    ),
     "another tap's streams only": (
         json.dumps({"bookmarks": {"issues": {"partitions": [
             {"context": {"repo": "r"}, "replication_key": "updated_at",

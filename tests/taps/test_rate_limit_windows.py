@@ -4,6 +4,7 @@ seconds), proven from the sandbox's own list of the windows that opened."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 
@@ -11,6 +12,7 @@ import pytest
 
 from tests.tap_runner import run_tap
 from tests.taps.conftest import sandbox_config, tap_config
+from tests.truth import assert_matches_truth, expected
 from vendor_sandbox import run_sandbox
 
 LIMIT = 8
@@ -57,3 +59,23 @@ def test_a_binding_budget_is_used_window_after_window_without_429(vendor, tmp_pa
             if f"rate limit {scope}" in line and "(learnt from the answers" in line]
     assert len(said) == 1, said
     assert f"windows last {WINDOW_S:g}s" in said[0]
+
+
+def test_a_window_of_no_whole_seconds_costs_at_most_one_burst_of_429(tmp_path):
+    # 1.5 s: the learnt length is a whole second, either 2 s (slower than the window, as
+    # safe as the header) or 1 s (early once: the 429s of one burst prove it longer, and
+    # no later window is refused). Which one depends on where in its second the run began.
+    concurrency = 4
+    knobs = {**WORLD["x"], "rate_limit": LIMIT, "rate_limit_window_s": 1.5}
+    with run_sandbox(sandbox_config("x", **knobs)) as sandbox:
+        config = tap_config("x", sandbox.url, max_concurrency=concurrency)
+        run = run_tap("x", config, tmp_path)
+        stats = sandbox.stats()
+        truth = expected(sandbox.config, dt.date.fromisoformat(config["start_date"]),
+                         dt.date.fromisoformat(config["end_date"]))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert_matches_truth("x", run.records, truth)
+    assert stats["early_retries"] == 0
+    assert stats["rate_limited"] <= concurrency
+    refused_in = [window for window in stats["rate_windows"]["token"] if window["refused"]]
+    assert len(refused_in) <= 1, refused_in

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.finality_reads import expected_reads, last_days, tracks_finality
-from tests.registry import tap_class
+from tests.finality_reads import expected_reads, last_days
 from tests.tap_runner import run_tap
 from tests.taps.conftest import BASE_TODAY, sandbox_config, tap_config
 from tests.truth import assert_matches_truth, expected
@@ -26,10 +25,7 @@ def test_full_run_equals_truth(vendor, sandbox, tmp_path):
     # One bookmark per service partition: the last day synced (a deleted VendorX service's
     # last day; none for a service that had no day to sync).
     services = {(r["account_id"], r["service_id"]): r for r in run.records["services"]}
-    if tracks_finality(vendor):
-        assert run.bookmarks() == last_days(vendor, services.values(), first, config["end_date"])
-    else:
-        assert run.bookmarks() == dict.fromkeys(services, config["end_date"])
+    assert run.bookmarks() == last_days(vendor, services.values(), first, config["end_date"])
     # SCHEMA before any RECORD of its stream.
     seen_schema: set[str] = set()
     for message in run.messages:
@@ -54,19 +50,11 @@ def test_second_run_reads_what_is_not_final_and_reemits_revisions(vendor, tmp_pa
 
     start = dt.date.fromisoformat(config["start_date"])
     old_bookmark = BASE_TODAY - dt.timedelta(days=1)
-    if tracks_finality(vendor):
-        # The days not final at the first run and the new day: no fixed lookback.
-        reads = expected_reads(sandbox_config(vendor, revision_rate=1.0), old_bookmark,
-                               tomorrow - dt.timedelta(days=1), start)
-        assert stats["metric_days_by_service"] == dict(reads)
-        assert stats["metric_days_requested"] == sum(reads.values())
-    else:
-        lookback = tap_class(vendor).vendor.lookback_days
-        first_day_asked = old_bookmark - dt.timedelta(days=lookback)
-        days_per_service = (tomorrow - dt.timedelta(days=1) - first_day_asked).days + 1
-        services = {r["service_id"] for r in first_run.records["services"]}
-        assert stats["metric_days_by_service"] == dict.fromkeys(services, days_per_service)
-        assert stats["metric_days_requested"] == days_per_service * len(services)
+    # The days not final at the first run and the new day: no fixed lookback.
+    reads = expected_reads(sandbox_config(vendor, revision_rate=1.0), old_bookmark,
+                           tomorrow - dt.timedelta(days=1), start)
+    assert stats["metric_days_by_service"] == dict(reads)
+    assert stats["metric_days_requested"] == sum(reads.values())
 
     # Days inside the revision window come again with their new values; the union of both
     # runs (latest per key) equals the truth as of the new day.

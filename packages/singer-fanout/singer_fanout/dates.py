@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 UTC = dt.timezone.utc
 
@@ -23,6 +24,17 @@ def parse_day(value: str) -> dt.date:
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(UTC)
     return stamp.date()
+
+
+def day_or_none(value: Any) -> dt.date | None:
+    """A UTC day from an ISO date or timestamp; None when absent or unreadable (a record
+    check reports a wrong type; here it only means "not known")."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_day(value)
+    except ValueError:
+        return None
 
 
 def day_windows(first: dt.date, last: dt.date, max_days: int) -> Iterator[tuple[dt.date, dt.date]]:

@@ -24,6 +24,7 @@ window before the bookmark once, then carries its own `unsettled`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,23 @@ def decode_days(items: Iterable[Any]) -> set[dt.date]:
             days.add(first)
             first += ONE_DAY
     return days
+
+
+def unreadable_days(items: Any) -> str | None:
+    """What is wrong with a stored `unsettled` value (None: it reads as days)."""
+    if not isinstance(items, list):
+        return "should be a list"
+    for item in items:
+        text = item if isinstance(item, str) else ""
+        first_text, slash, last_text = text.partition("/")
+        try:
+            first = dt.date.fromisoformat(first_text)
+            last = dt.date.fromisoformat(last_text) if slash else first
+        except ValueError:
+            return f"has {json.dumps(item)[:80]}, which is not a day or a range"
+        if last < first:
+            return f"has {json.dumps(item)[:80]}, a range that ends before it starts"
+    return None
 
 
 def _range_text(first: dt.date, last: dt.date) -> str:

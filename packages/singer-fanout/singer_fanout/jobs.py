@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from typing_extensions import override
 
-from singer_fanout.daywindows import DayWindow, DayWindowPlan, WindowAnswer
+from singer_fanout.daywindows import DayWindow, StartWindow, WindowAnswer, WindowResult
 from singer_fanout.errors import PartitionError
 from singer_fanout.metrics import partition_scope
 from singer_fanout.steps import Record, Step, StepResult, finished_records
@@ -66,7 +66,8 @@ class JobTiming:
     timeout_s: float = 900.0
 
 
-Finish = Callable[[list[Record]], list[Record]]
+# The fetched records post-processed (in the worker) into the step's result.
+Finish = Callable[[list[Record]], StepResult]
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class JobPollStep:
         if status.state == "failed":
             raise PartitionError(job.what, f"the vendor reports the job failed: {status.detail}")
         if status.state == "ready":
-            return StepResult(self.submitted.finish(job.fetch(self.handle, status)))
+            return self.submitted.finish(job.fetch(self.handle, status))
         now = clock()
         if now >= self.deadline:
             raise PartitionError(job.what, f"the job was not ready after {timing.timeout_s:g}s")
@@ -165,12 +166,18 @@ class _TaggedJob:
 class ReportStream(DayPartitionedStream):
     """A day-keyed stream whose data comes from report jobs, one per window of days.
 
-    The tap says how many days one report may cover (`max_window_days`) and what one
-    report job is (`report_job`); the kit plans the windows and runs each job as steps:
-    the engine keeps a pending report aside until its next poll is due.
+    The tap says how many days one report may cover (`max_window_days`), what one
+    report job is (`report_job`) and which days of a report the vendor has not marked
+    final (`unsettled_days`); the kit plans the days due as for any day-keyed stream (see
+    `finality.py`), one report per window, and runs each job as steps: the engine keeps a
+    pending report aside until its next poll is due.
     """
 
     def report_job(self, context: Mapping[str, Any], first: dt.date, last: dt.date) -> AsyncJob:
+        raise NotImplementedError
+
+    def unsettled_days(self, rows: list[Record]) -> set[dt.date]:
+        """The days of a report's rows (as fetched) the vendor may still change."""
         raise NotImplementedError
 
     def report_timing(self) -> JobTiming:
@@ -179,26 +186,21 @@ class ReportStream(DayPartitionedStream):
                          timeout_s=values["report_timeout_seconds"])
 
     def submit_step(self, context: Mapping[str, Any], window: DayWindow) -> JobSubmitStep:
-        def finish(raw: list[Record]) -> list[Record]:
-            return finished_records(self, context, raw)
+        def finish(raw: list[Record]) -> WindowResult:
+            unsettled = self.unsettled_days(raw) & window.days()
+            return WindowResult(finished_records(self, context, raw), unsettled=unsettled)
 
         job = _TaggedJob(self.report_job(context, window.first, window.last), self, context)
         return JobSubmitStep(job, self.report_timing(), finish, window=window)
 
     @override
-    def plan_partition(self, context: Mapping[str, Any] | None, hints: Any) -> DayWindowPlan:
-        assert context is not None
-        return DayWindowPlan(
-            stream=self, context=context, book=self.fanout_tap.state_book,
-            days=self.sync_window(context), max_window_days=self.max_window_days,
-            fetch=self.fetch_window, start=lambda window: self.submit_step(context, window),
-        )
+    def start_window(self, context: Mapping[str, Any]) -> StartWindow | None:
+        return lambda window: self.submit_step(context, window)
 
     @override
     def fetch_window(
         self, context: Mapping[str, Any], first: dt.date, last: dt.date
     ) -> WindowAnswer:
         # singer-sdk's own sync path (its standard tests): the job start to finish, here.
-        # (Days not final are not tracked: this stream re-reads its lookback.)
         window = DayWindow(first, last, 0)
         return WindowAnswer(run_steps(self.submit_step(context, window)))

@@ -6,8 +6,9 @@ planned, and another tap's bookmarks are silently accepted. Here the state is ch
 before anything is requested, against the tap's own streams:
 
 - unusable (exit 2, naming the file and the problem): not JSON, empty, not an object, a
-  known stream or partition of the wrong shape, a bookmark that is not a UTC day, a state
-  written by another tap, or bookmarks none of which belong to this tap's streams;
+  known stream or partition of the wrong shape, a bookmark that is not a UTC day, days not
+  final yet (`unsettled`) or a last day (`ends`) that do not read as days, a state written
+  by another tap, or bookmarks none of which belong to this tap's streams;
 - ignored with a warning: streams this tap does not have, partitions whose context keys
   are not the stream's (another stream's or tap's partitions);
 - Meltano's wrapped form `{"singer_state": {...}}` (what `meltano state get` prints) is
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from singer_fanout.dates import parse_day
+from singer_fanout.finality import ENDS_KEY, UNSETTLED_KEY, unreadable_days
 from singer_fanout.state import SharedValues
 
 # Top-level key the taps add to the STATE they write, so a state given to the wrong tap is
@@ -152,10 +154,11 @@ class _Checker:
         return {**stream_state, "partitions": kept}
 
     def _bookmark(self, entry: dict[str, Any], at: str, shape: StreamShape) -> None:
+        ids = " ".join(f"{k}={v}" for k, v in sorted(entry["context"].items()))
+        self._finality(entry, at, ids)
         value = entry.get("replication_key_value")
         if value is None or shape.replication_key is None:
             return
-        ids = " ".join(f"{k}={v}" for k, v in sorted(entry["context"].items()))
         try:
             day = parse_day(value) if isinstance(value, str) else None
         except ValueError:
@@ -167,6 +170,24 @@ class _Checker:
             self.note(logging.WARNING, f"{ids}: the bookmark {value} is in the future (today is "
                       f"{self.today}); nothing is read for this partition until that day has "
                       "passed")
+
+
+    def _finality(self, entry: dict[str, Any], at: str, ids: str) -> None:
+        """The keys the kit keeps beside the bookmark (see finality.py), read at plan time."""
+        if UNSETTLED_KEY in entry:
+            problem = unreadable_days(entry[UNSETTLED_KEY])
+            if problem:
+                raise self.unusable(f"'{at}' ({ids}): '{UNSETTLED_KEY}' (the days not final "
+                                    f"yet) {problem}; expected UTC days YYYY-MM-DD or ranges "
+                                    "YYYY-MM-DD/YYYY-MM-DD")
+        if ENDS_KEY in entry:
+            value = entry[ENDS_KEY]
+            try:
+                dt.date.fromisoformat(value if isinstance(value, str) else "")
+            except ValueError:
+                raise self.unusable(f"'{at}' ({ids}): '{ENDS_KEY}' (the service's last day) "
+                                    f"should be a UTC day (YYYY-MM-DD), got {_kind(value)} "
+                                    f"{json.dumps(value)[:80]}") from None
 
 
 def _kind(value: Any) -> str:

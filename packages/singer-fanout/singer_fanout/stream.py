@@ -18,7 +18,7 @@ from typing_extensions import override
 
 from singer_fanout import sdk_seam
 from singer_fanout.dates import parse_day
-from singer_fanout.daywindows import DayWindowPlan, WindowAnswer
+from singer_fanout.daywindows import DayWindowPlan, StartWindow, WindowAnswer
 from singer_fanout.finality import DayRules, Lifetime, due_days
 from singer_fanout.steps import PartitionPlan, WholePartitionPlan
 
@@ -137,6 +137,11 @@ class DayPartitionedStream(PartitionedStream):
         which of those days the vendor may still change."""
         raise NotImplementedError
 
+    def start_window(self, context: Mapping[str, Any]) -> StartWindow | None:
+        """How a window's fetching starts when it is more than one request (a report job:
+        submit, then polls); None: `fetch_window` in one step."""
+        return None
+
     @cached_property
     def day_rules(self) -> DayRules:
         settings = self.fanout_tap.run_settings
@@ -163,6 +168,7 @@ class DayPartitionedStream(PartitionedStream):
         return DayWindowPlan(
             stream=self, context=context, book=book, due=due_days(rules, entry, lifetime),
             lifetime=lifetime, max_window_days=self.max_window_days, fetch=self.fetch_window,
+            start=self.start_window(context),
         )
 
     @override

@@ -9,7 +9,7 @@ from typing import Any
 from singer_sdk.helpers.types import Context, Record
 from typing_extensions import override
 
-from singer_fanout.dates import parse_day
+from singer_fanout.dates import day_or_none
 from singer_fanout.daywindows import WindowAnswer
 from singer_fanout.finality import Lifetime
 from singer_fanout.payload import require_fields, require_list
@@ -48,8 +48,8 @@ class ServicesStream(VendorXStream):
     @override
     def child_hints(self, record: Record) -> Lifetime:
         """Its metrics exist from `created_at` to the day of `deleted_at` (when set)."""
-        deleted = _day_or_none(record.get("deleted_at"))
-        return Lifetime(created=_day_or_none(record.get("created_at")), ended=deleted,
+        deleted = day_or_none(record.get("deleted_at"))
+        return Lifetime(created=day_or_none(record.get("created_at")), ended=deleted,
                         gone=record.get("deleted_at") is not None)
 
 
@@ -83,18 +83,7 @@ class MetricsStream(DayPartitionedStream, VendorXStream):
             row["account_id"], row["service_id"] = account_id, service_id
             records.append(row)
             if row.get("is_final") is not True:  # revised until the vendor says final
-                day = _day_or_none(row["date"])
+                day = day_or_none(row["date"])
                 if day is not None:
                     unsettled.add(day)
         return WindowAnswer(records, unsettled)
-
-
-def _day_or_none(value: Any) -> dt.date | None:
-    """A UTC day from an ISO date or timestamp; None when absent or unreadable (the
-    record check reports a wrong type; here it only means "not known")."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_day(value)
-    except ValueError:
-        return None

@@ -11,10 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from singer_sdk.helpers.types import Context
+from singer_sdk.helpers.types import Context, Record
 from typing_extensions import override
 
+from singer_fanout.dates import day_or_none
 from singer_fanout.errors import PartitionError
+from singer_fanout.finality import Lifetime
 from singer_fanout.jobs import JobStatus, ReportStream
 from singer_fanout.stream import SelectedAccountsOnly
 from tap_vendorz.client import VendorZStream
@@ -45,6 +47,13 @@ class ServicesStream(VendorZStream):
         path = self.path.format(account_id=account_id)
         for project in self.items(path, what=f"VendorZ workspace {account_id} projects"):
             yield {**project, "account_id": account_id, "service_id": project["id"]}
+
+    @override
+    def child_hints(self, record: Record) -> Lifetime:
+        """Its reports have rows from `created_at` to the day of `archived_at` (when set)."""
+        archived = day_or_none(record.get("archived_at"))
+        return Lifetime(created=day_or_none(record.get("created_at")), ended=archived,
+                        gone=record.get("archived_at") is not None)
 
 
 @dataclass(frozen=True)
@@ -112,3 +121,9 @@ class MetricsStream(ReportStream, VendorZStream):
     def report_job(self, context: Mapping[str, Any], first: dt.date,
                    last: dt.date) -> UsageReport:
         return UsageReport(self, context, first, last)
+
+    @override
+    def unsettled_days(self, rows: list[Record]) -> set[dt.date]:
+        """Days whose `final` is not true: VendorZ may still change them."""
+        return {day for row in rows if row.get("final") is not True
+                and (day := day_or_none(row.get("date"))) is not None}

@@ -24,7 +24,10 @@ VENDOR = VendorDefaults(
     credential_help="VendorZ OAuth2 client secret (with `client_id`), exchanged for "
     "short-lived access tokens.",
     production_url="https://api.vendorz.com",
-    lookback_days=2,  # VendorZ may change a day until D+2, when `final` turns true
+    # Days are re-read until `final` (VendorZ may change a day until D+2, later for a few):
+    # the lookback is only an extra margin.
+    lookback_days=0,
+    revision_days=3,  # a state from before finality tracking: re-read the bookmark and 2 before
     retention_days=3650,  # VendorZ documents no retention limit
     page_size=100,
     max_page_size=100,

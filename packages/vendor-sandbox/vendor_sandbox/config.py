@@ -145,7 +145,7 @@ class SandboxConfig:
         default=0.0,
         metadata=_flag(
             "fraction of (service, day) pairs the vendor finalises late_final_days later than "
-            "usual (X, Y); their values still change when they finally turn final", float
+            "usual (X, Y, Z); their values still change when they finally turn final", float
         ),
     )
     late_final_days: int = field(

@@ -57,7 +57,8 @@ def truth_records(config: SandboxConfig) -> Iterator[Record]:
 
 def day_finality(config: SandboxConfig) -> dict[str, dict[datetime.date, bool]]:
     """Per service id, every day with data served or still to come as of `today`, and
-    whether the vendor marks it final (X `is_final`; Y no hour estimated or missing)."""
+    whether the vendor marks it final (X `is_final`; Y no hour estimated or missing; Z
+    `final`)."""
     today = config.resolved_today()
     world = build_world(config, today)
     out: dict[str, dict[datetime.date, bool]] = {}
@@ -70,6 +71,10 @@ def day_finality(config: SandboxConfig) -> dict[str, dict[datetime.date, bool]]:
                     rows = x_daily_rows(world, service, day, day, today)
                     if rows:
                         days[day] = rows[0]["is_final"]
+                elif world.vendor == "z":
+                    rows = z_daily_rows(world, service, day, day, today)
+                    if rows:
+                        days[day] = rows[0]["final"]
                 elif world.vendor == "y":
                     window = y_usage(world, service, epoch(day), epoch(day + DAY), today)
                     if window.rows or window.missing_hours:

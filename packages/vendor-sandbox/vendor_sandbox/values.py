@@ -143,17 +143,19 @@ def z_daily_row(
 ) -> dict[str, Any]:
     """One report row as typed values: date, requests, cost_usd (decimal text), final."""
     age = (today - day).days
+    final = age >= Z_FINAL_AGE + late_days(world, project, day)
     scale, price = drawn_once(2, world.seed, "z.prj", project.id)
     noise = unit(world.seed, "z.day", project.id, day)
     requests = int(10 ** (2 + 4 * scale) * (0.8 + 0.4 * noise))
-    if age < Z_FINAL_AGE and revises(world, project, day):
+    pending_late = not final and age >= Z_FINAL_AGE  # past D+2 but finalised late
+    if not final and (revises(world, project, day) or pending_late):
         requests = requests * Z_REVISION_PCT // 100
     cost = requests * (5 + int(price * 95))  # in 1/10,000 USD
     return {
         "date": day.isoformat(),
         "requests": requests,
         "cost_usd": f"{cost // 10_000}.{cost % 10_000:04d}",
-        "final": age >= Z_FINAL_AGE,
+        "final": final,
     }
 
 
