@@ -115,8 +115,10 @@ class HttpClient:
         counters: RunCounters,
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        api_path: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._api_path = api_path
         self._headers = dict(headers)
         self._auth: Auth = auth or StaticHeaders({})
         self._idempotency_header = idempotency_header
@@ -233,7 +235,8 @@ class HttpClient:
                     # endpoint) does not exist: the base URL is wrong, not one account.
                     path = call.url[len(self.base_url):]
                     raise ConfigurationProblem(
-                        "api_url", _not_found_hint(self.base_url, path, error.detail)
+                        "api_url",
+                        _not_found_hint(self.base_url, path, error.detail, self._api_path),
                     ) from None
                 raise
             except _RateLimited as limited:
@@ -428,19 +431,21 @@ class HttpClient:
             return self._pool
 
 
-def _not_found_hint(base_url: str, path: str, detail: str) -> str:
-    """Why the run's first request found nothing: most often a path prefix given twice."""
+def _not_found_hint(base_url: str, path: str, detail: str, api_path: str = "") -> str:
+    """Why the run's first request found nothing: most often a path prefix given twice,
+    either the first request's own or the API's (when that request, say a token
+    endpoint, lies outside the API's path)."""
     base_path = urlsplit(base_url).path.rstrip("/")
     request = f"{base_path}{path}"
     segments = [s for s in base_path.split("/") if s]
-    wanted = [s for s in path.split("/") if s]
-    for size in range(len(segments), 0, -1):
-        if segments[-size:] == wanted[:size]:
-            prefix = "/" + "/".join(segments[-size:])
-            fixed = base_url[: len(base_url) - len(prefix)] or base_url
-            return (f"{base_url!r} already ends with {prefix!r}, which the tap adds itself: "
-                    f"the first request went to {request} ({detail}); set api_url to "
-                    f"{fixed!r}")
+    for wanted in ([s for s in path.split("/") if s], [s for s in api_path.split("/") if s]):
+        for size in range(min(len(segments), len(wanted)), 0, -1):
+            if segments[-size:] == wanted[:size]:
+                prefix = "/" + "/".join(segments[-size:])
+                fixed = base_url[: len(base_url) - len(prefix)] or base_url
+                return (f"{base_url!r} already ends with {prefix!r}, which the tap adds "
+                        f"itself: the first request went to {request} ({detail}); set "
+                        f"api_url to {fixed!r}")
     return (f"the first request, {request}, does not exist ({detail}); api_url should be "
             "the vendor's base URL (scheme and host, and a proxy's path prefix if any)")
 

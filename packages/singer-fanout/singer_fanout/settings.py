@@ -44,6 +44,9 @@ class VendorDefaults:
     # For a vendor whose days the kit tracks to finality (`lookback_days` is then only an
     # extra margin): days before a bookmark written before that tracking to read once.
     revision_days: int = 0
+    # The path every API call starts with ("/v1"): a typo'd api_url that ends with it is
+    # named even when the first request (a token endpoint) lies outside it.
+    api_path: str = ""
 
 
 LOOKBACK_WINDOW = ("Days before each service's bookmark to read again, so the vendor's late "

@@ -204,6 +204,7 @@ class FanOutTap(sdk_seam.SdkSyncSeam):
             rules=self.error_rules,
             rate_limit_parser=self.parse_rate_limit,
             credential_setting=self.vendor.credential_setting,
+            api_path=self.vendor.api_path,
             retry=settings.retry,
             pool_size=settings.max_concurrency,
             counters=self.counters,

@@ -17,6 +17,7 @@ VENDOR = VendorDefaults(
     credential_setting="api_token",
     credential_help="VendorX API token, sent as `Authorization: Bearer <token>`.",
     production_url="https://api.vendorx.com",
+    api_path="/v1",
     # Days are re-read until `is_final`: the lookback is only an extra margin.
     lookback_days=0,
     revision_days=4,  # a state from before finality tracking: re-read the bookmark and 3 before

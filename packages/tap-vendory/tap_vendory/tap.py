@@ -17,6 +17,7 @@ VENDOR = VendorDefaults(
     credential_setting="api_key",
     credential_help="VendorY API key, sent as the `X-Api-Key` header.",
     production_url="https://api.vendory.io",
+    api_path="/api/v2",
     # Days are re-read until no hour is estimated or missing: the lookback is only a margin.
     lookback_days=0,
     revision_days=8,  # a state from before finality tracking: re-read the bookmark and 7 before

@@ -24,6 +24,7 @@ VENDOR = VendorDefaults(
     credential_help="VendorZ OAuth2 client secret (with `client_id`), exchanged for "
     "short-lived access tokens.",
     production_url="https://api.vendorz.com",
+    api_path="/v3",
     # Days are re-read until `final` (VendorZ may change a day until D+2, later for a few):
     # the lookback is only an extra margin.
     lookback_days=0,
