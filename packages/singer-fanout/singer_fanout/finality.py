@@ -62,9 +62,7 @@ def encode_days(days: Iterable[dt.date]) -> list[str]:
 def decode_days(items: Iterable[Any]) -> set[dt.date]:
     days: set[dt.date] = set()
     for item in items:
-        first_text, _, last_text = str(item).partition("/")
-        first = dt.date.fromisoformat(first_text)
-        last = dt.date.fromisoformat(last_text) if last_text else first
+        first, last = _day_range(str(item))
         while first <= last:
             days.add(first)
             first += ONE_DAY
@@ -76,16 +74,20 @@ def unreadable_days(items: Any) -> str | None:
     if not isinstance(items, list):
         return "should be a list"
     for item in items:
-        text = item if isinstance(item, str) else ""
-        first_text, slash, last_text = text.partition("/")
         try:
-            first = dt.date.fromisoformat(first_text)
-            last = dt.date.fromisoformat(last_text) if slash else first
+            first, last = _day_range(item if isinstance(item, str) else "")
         except ValueError:
             return f"has {json.dumps(item)[:80]}, which is not a day or a range"
         if last < first:
             return f"has {json.dumps(item)[:80]}, a range that ends before it starts"
     return None
+
+
+def _day_range(text: str) -> tuple[dt.date, dt.date]:
+    """A stored day or `first/last` range as (first, last); ValueError when it is neither."""
+    first_text, slash, last_text = text.partition("/")
+    first = dt.date.fromisoformat(first_text)
+    return first, dt.date.fromisoformat(last_text) if slash else first
 
 
 def _range_text(first: dt.date, last: dt.date) -> str:

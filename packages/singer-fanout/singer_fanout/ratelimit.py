@@ -217,8 +217,7 @@ class RateLimiter:
         """The window length learnt for `scope` so far (None: none yet)."""
         with self._lock:
             budget = self._budgets.get(scope)
-            length = budget.length if budget is not None else None
-            return length.estimate() if length is not None else None
+            return _estimate(budget) if budget is not None else None
 
     def observe(self, scope: str, info: RateLimitInfo, ticket: Ticket | None = None) -> None:
         """Fold a response's rate-limit headers into the scope's budget. `ticket`: what
@@ -263,7 +262,7 @@ class RateLimiter:
         if budget.opened_read is not None and ticket.sent_at <= budget.opened_read:
             return  # an older window than the newest one seen (answers arrive out of order)
         end = None if reset_in_s is None else now + reset_in_s + RESET_MARGIN_S
-        learnt = budget.length.estimate() if budget.length is not None else None
+        learnt = _estimate(budget)
         if learnt is not None and self._learn_windows:
             end = min(end if end is not None else math.inf, now + learnt + LEARNT_MARGIN_S)
         if end is not None and end <= now:

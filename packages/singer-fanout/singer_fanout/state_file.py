@@ -171,7 +171,6 @@ class _Checker:
                       f"{self.today}); nothing is read for this partition until that day has "
                       "passed")
 
-
     def _finality(self, entry: dict[str, Any], at: str, ids: str) -> None:
         """The keys the kit keeps beside the bookmark (see finality.py), read at plan time."""
         if UNSETTLED_KEY in entry:
